@@ -1,0 +1,109 @@
+// Package vmath holds the float32 vector kernels that the losses run per row: the row max,
+// the sum of exp(x-m), and the scaled exponential exp(x-m)*a+b. Each has a pure-Go
+// version that every build has, and an AVX-512 version built with GOEXPERIMENT=simd on
+// amd64 that is used when the processor has AVX-512.
+package vmath
+
+import "math"
+
+// The exponential is evaluated as exp(x) = 2^n * exp(r), n = round(x/ln2), r = x - n*ln2,
+// with ln2 split in two so that n*ln2Hi is exact, and exp(r) on |r| <= ln2/2 by the
+// Cephes expf polynomial (error about 1 ulp in float32).
+const (
+	log2e  = 1.44269504088896341
+	ln2Hi  = 0.693359375
+	ln2Lo  = -2.12194440e-4
+	expP0  = 1.9875691500e-4
+	expP1  = 1.3981999507e-3
+	expP2  = 8.3334519073e-3
+	expP3  = 4.1665795894e-2
+	expP4  = 1.6666665459e-1
+	expP5  = 5.0000001201e-1
+	expMin = -104     // exp(-104) < 2^-150: rounds to 0 in float32
+	expMax = 88.72283 // above this exp overflows float32
+	// roundMagic = 1.5*2^23: adding and subtracting it rounds a float32 below 2^22 to an integer.
+	roundMagic = 12582912
+)
+
+// Exp32 returns e^x in float32 within about 2 ulp of the exact value: 0 below -104 (and
+// for -Inf), +Inf above 88.72, NaN for NaN.
+func Exp32(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x < expMin:
+		return 0
+	case x > expMax:
+		return float32(math.Inf(1))
+	}
+	n := (x*log2e + roundMagic) - roundMagic
+	r := x - n*ln2Hi - n*ln2Lo
+	p := ((((expP0*r+expP1)*r+expP2)*r+expP3)*r+expP4)*r + expP5
+	p = p*r*r + r + 1
+	return ldexp32(p, int32(n))
+}
+
+// ldexp32 returns p * 2^n for p in [0.5, 2] and n in [-151, 128].
+func ldexp32(p float32, n int32) float32 {
+	if n < -126 { // the result is subnormal: scale in two steps
+		return p * math.Float32frombits(uint32(n+126+127)<<23) * 0x1p-126
+	}
+	if n > 127 {
+		return p * 2 * math.Float32frombits(uint32(n-1+127)<<23)
+	}
+	return p * math.Float32frombits(uint32(n+127)<<23)
+}
+
+// Max32 returns the largest element of x [n], or -Inf for an empty x. NaNs are skipped:
+// callers detect non-finite rows from the second sum of SumExp32.
+func Max32(x []float32) float32 { return max32(x) }
+
+// SumExp32 returns sum_i exp(x_i - m) and sum_i (x_i - m) over x [n], accumulated in float32
+// lanes and added up in float64. With m = max(x) every term of the first sum is in (0, 1]
+// and the second sum is <= 0; a NaN or infinite input makes the second sum non-finite.
+func SumExp32(x []float32, m float32) (sumExp, sumShifted float64) { return sumExp32(x, m) }
+
+// ExpAffine32 writes dst_i = exp(x_i - m)*a + b for x, dst [n]. dst may alias x.
+func ExpAffine32(dst, x []float32, m, a, b float32) {
+	if len(dst) != len(x) {
+		panic("vmath: ExpAffine32 lengths differ")
+	}
+	expAffine32(dst, x, m, a, b)
+}
+
+// SIMD reports whether the AVX-512 kernels are in use.
+func SIMD() bool { return simdOn }
+
+// The kernels in use; the AVX-512 build replaces them in init when the processor allows.
+var (
+	simdOn      bool
+	max32       = max32Go
+	sumExp32    = sumExp32Go
+	expAffine32 = expAffine32Go
+)
+
+func max32Go(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+func sumExp32Go(x []float32, m float32) (float64, float64) {
+	var s, t float64
+	for _, v := range x {
+		d := v - m
+		s += float64(Exp32(d))
+		t += float64(d)
+	}
+	return s, t
+}
+
+func expAffine32Go(dst, x []float32, m, a, b float32) {
+	for i, v := range x {
+		dst[i] = Exp32(v-m)*a + b
+	}
+}

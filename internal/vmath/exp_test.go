@@ -1,0 +1,123 @@
+package vmath
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// ulps is the distance in units in the last place between got and the float64 value want,
+// measured at want's float32 rounding.
+func ulps(got float32, want float64) float64 {
+	w := float32(want)
+	ulp := math.Nextafter32(w, float32(math.Inf(1))) - w
+	return math.Abs(float64(got)-want) / float64(ulp)
+}
+
+func TestExp32Accuracy(t *testing.T) {
+	worst := 0.0
+	for x := float32(-87); x < 88.7; x += 0.00731 {
+		want := math.Exp(float64(x))
+		if u := ulps(Exp32(x), want); u > worst {
+			worst = u
+		}
+	}
+	if worst > 2 {
+		t.Errorf("Exp32: worst error %.2f ulp over [-87, 88.7], want <= 2", worst)
+	}
+	t.Logf("Exp32 worst error %.2f ulp", worst)
+}
+
+func TestExp32Edges(t *testing.T) {
+	inf := float32(math.Inf(1))
+	tests := []struct {
+		x, want float32
+	}{
+		{0, 1},
+		{-inf, 0},
+		{-200, 0},
+		{inf, inf},
+		{89, inf},
+		{-100, float32(math.Exp(-100))}, // subnormal
+	}
+	for _, tc := range tests {
+		got := Exp32(tc.x)
+		if got != tc.want && !(tc.want != 0 && ulps(got, float64(tc.want)) <= 2) {
+			t.Errorf("Exp32(%v) = %v, want %v", tc.x, got, tc.want)
+		}
+	}
+	if v := Exp32(float32(math.NaN())); v == v {
+		t.Errorf("Exp32(NaN) = %v, want NaN", v)
+	}
+}
+
+// TestKernels checks the dispatched kernels (AVX-512 in the simd build) against float64
+// over lengths that exercise the vector body and the scalar tail.
+func TestKernels(t *testing.T) {
+	t.Logf("SIMD kernels in use: %v", SIMD())
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 7, 15, 16, 17, 33, 100, 1000, 32000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 20)
+		}
+		wantMax := math.Inf(-1)
+		for _, v := range x {
+			wantMax = math.Max(wantMax, float64(v))
+		}
+		m := Max32(x)
+		if float64(m) != wantMax {
+			t.Fatalf("n=%d: Max32 = %v, want %v", n, m, wantMax)
+		}
+		var wantS, wantT float64
+		for _, v := range x {
+			wantS += math.Exp(float64(v - m))
+			wantT += float64(v - m)
+		}
+		s, tt := SumExp32(x, m)
+		if math.Abs(s-wantS) > 1e-5*wantS || math.Abs(tt-wantT) > 1e-5*math.Abs(wantT)+1e-4 {
+			t.Errorf("n=%d: SumExp32 = %v, %v, want %v, %v", n, s, tt, wantS, wantT)
+		}
+		dst := make([]float32, n)
+		ExpAffine32(dst, x, m, 0.5, -0.25)
+		for i, v := range x {
+			want := math.Exp(float64(v-m))*0.5 - 0.25
+			if math.Abs(float64(dst[i])-want) > 3e-7 {
+				t.Fatalf("n=%d i=%d: ExpAffine32 = %v, want %v", n, i, dst[i], want)
+			}
+		}
+	}
+}
+
+func TestNonFiniteShowsInShiftedSum(t *testing.T) {
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		x := make([]float32, 40)
+		x[21] = bad
+		_, tt := SumExp32(x, Max32(x))
+		if !math.IsNaN(tt) && !math.IsInf(tt, 0) {
+			t.Errorf("SumExp32 with %v: shifted sum %v is finite", bad, tt)
+		}
+	}
+}
+
+func BenchmarkSumExp32(b *testing.B) {
+	x := make([]float32, 32000)
+	for i := range x {
+		x[i] = float32(i%97) * 0.1
+	}
+	b.SetBytes(int64(4 * len(x)))
+	b.ReportAllocs()
+	for b.Loop() {
+		SumExp32(x, 10)
+	}
+}
+
+func BenchmarkExpAffine32(b *testing.B) {
+	x := make([]float32, 32000)
+	dst := make([]float32, len(x))
+	b.SetBytes(int64(8 * len(x)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ExpAffine32(dst, x, 10, 1, 0)
+	}
+}

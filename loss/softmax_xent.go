@@ -1,0 +1,305 @@
+package loss
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"xent/internal/parallel"
+)
+
+// SoftmaxXent is the fused log-softmax cross-entropy over row-major slices: logits z [N,K],
+// labels y [N] in [0, K). With eps the label smoothing and w the class weights (1 without),
+// the row loss is
+//
+//	l_n = (1-eps)*w[y_n]*(lse_n - z[n,y_n]) + (eps/K)*sum_k w[k]*(lse_n - z[n,k]),
+//	lse_n = m_n + log sum_k exp(z[n,k] - m_n),  m_n = max_k z[n,k],
+//
+// and the loss is L = sum_n l_n / D, with D = sum over counted rows of w[y_n] for Mean and
+// D = 1 for Sum and None. Its gradient, with upstream gradient g (a scalar, or g_n for None), is
+//
+//	dL/dz[n,j] = g/D * (softmax(z_n)[j]*((1-eps)*w[y_n] + (eps/K)*sum_k w[k])
+//	                    - (1-eps)*w[y_n]*[j = y_n] - (eps/K)*w[j]),
+//
+// which without weights is the familiar g/D * (softmax(z_n) - (1-eps)*onehot(y_n) - eps/K).
+// Rows with the ignored label count nowhere. In Bits both are divided by ln 2. When no row
+// counts (every label ignored, or the weights of the counted rows sum to 0), Mean gives loss 0
+// and gradient 0 rather than PyTorch's NaN, so that a fully masked batch is a no-op step.
+//
+// Forward keeps each row's max and sum of exponentials, so that Backward takes one exp per
+// element and one pass per row. Rows are split across cores when N*K is large; a kernel
+// reused for the same N allocates nothing. A kernel is not safe for concurrent use.
+type SoftmaxXent[T Float] struct {
+	opts    Options
+	k       int
+	wSum    float64 // sum_k w[k]
+	stats   []rowStats[T]
+	rows    []float64
+	norm    float64
+	fault   firstFault
+	grad    bool // which pass Run performs
+	logits  []T
+	labels  []int
+	dlogits []T
+	g       []T
+}
+
+// NewSoftmaxXent returns the kernel for k classes with the given options.
+func NewSoftmaxXent[T Float](k int, opts ...Option) (*SoftmaxXent[T], error) {
+	if k < 1 {
+		return nil, fmt.Errorf("loss: softmax cross-entropy over %d classes: %w", k, ErrShape)
+	}
+	o, err := NewOptions(k, opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &SoftmaxXent[T]{opts: o, k: k, wSum: float64(k)}
+	if o.Weights != nil {
+		x.wSum = 0
+		for _, w := range o.Weights {
+			x.wSum += w
+		}
+	}
+	return x, nil
+}
+
+// Options returns the kernel's options.
+func (x *SoftmaxXent[T]) Options() Options { return x.opts }
+
+// Forward returns the loss of logits [N,K] against labels [N], reduced as the options say
+// (None returns the sum; RowLosses has the rows). It fails with an *InputError on a label
+// out of range or a non-finite logit, naming the first such row.
+func (x *SoftmaxXent[T]) Forward(logits []T, labels []int) (float64, error) {
+	n := len(labels)
+	if len(logits) != n*x.k {
+		return 0, fmt.Errorf("loss: softmax cross-entropy: %d logits for %d labels of %d classes: %w",
+			len(logits), n, x.k, ErrShape)
+	}
+	x.stats = grow(x.stats, n)
+	x.rows = grow(x.rows, n)
+	x.logits, x.labels, x.grad = logits, labels, false
+	x.fault.reset(n)
+	parallel.For(n, minRows(x.k), x)
+	x.logits = nil
+	if r := x.fault.at(n); r >= 0 {
+		return 0, x.faultAt(logits, labels, r)
+	}
+	var total float64
+	x.norm = 0
+	for i, y := range labels {
+		total += x.rows[i]
+		if !x.opts.ignored(y) {
+			x.norm += x.opts.weight(y)
+		}
+	}
+	switch x.opts.Reduction {
+	case Mean:
+		if x.norm == 0 {
+			return 0, nil
+		}
+		return total / x.norm, nil
+	default:
+		x.norm = 1
+		return total, nil
+	}
+}
+
+// RowLosses returns the row losses l_n [N] of the last Forward, in its units; ignored rows
+// are 0. The slice is reused by the next Forward.
+func (x *SoftmaxXent[T]) RowLosses() []float64 { return x.rows }
+
+// Backward writes the gradient of the last Forward's loss into dlogits [N,K], overwriting
+// it. logits and labels must be those of that Forward; g is the upstream gradient: [1] for
+// Mean and Sum, [N] for None.
+func (x *SoftmaxXent[T]) Backward(dlogits, logits []T, labels []int, g []T) {
+	n := len(labels)
+	if len(logits) != n*x.k || len(dlogits) != n*x.k || len(x.stats) != n {
+		panic("loss: SoftmaxXent.Backward: shapes differ from the last Forward")
+	}
+	checkUpstream("SoftmaxXent", x.opts.Reduction, len(g), n)
+	x.dlogits, x.logits, x.labels, x.g, x.grad = dlogits, logits, labels, g, true
+	parallel.For(n, minRows(x.k), x)
+	x.dlogits, x.logits, x.g = nil, nil, nil
+}
+
+// Run computes rows [lo, hi) of the current pass; parallel.For calls it.
+func (x *SoftmaxXent[T]) Run(lo, hi int) {
+	if x.grad {
+		x.backwardRows(lo, hi)
+	} else {
+		x.forwardRows(lo, hi)
+	}
+}
+
+func (x *SoftmaxXent[T]) forwardRows(lo, hi int) {
+	k, o := x.k, &x.opts
+	eps := o.Smoothing
+	for n := lo; n < hi; n++ {
+		y := x.labels[n]
+		x.rows[n] = 0
+		if o.ignored(y) {
+			continue
+		}
+		if y < 0 || y >= k {
+			x.fault.report(n)
+			continue
+		}
+		z := x.logits[n*k : (n+1)*k]
+		m := rowMax(z)
+		s, t := rowSumExp(z, m)
+		if !finite(float64(m)) || !finite(t) {
+			x.fault.report(n)
+			continue
+		}
+		x.stats[n] = rowStats[T]{m, s}
+		logS := math.Log(s)
+		l := (1 - eps) * o.weight(y) * (float64(m) - float64(z[y]) + logS)
+		if eps > 0 {
+			// sum_k w[k]*(lse - z[k]), with lse - z[k] = (m - z[k]) + log s
+			smooth := float64(k)*logS - t
+			if o.Weights != nil {
+				smooth = 0
+				for c, v := range z {
+					smooth += o.Weights[c] * (float64(m) - float64(v) + logS)
+				}
+			}
+			l += eps / float64(k) * smooth
+		}
+		x.rows[n] = l * o.unitScale()
+	}
+}
+
+func (x *SoftmaxXent[T]) backwardRows(lo, hi int) {
+	k, o := x.k, &x.opts
+	eps := o.Smoothing
+	for n := lo; n < hi; n++ {
+		dz := x.dlogits[n*k : (n+1)*k]
+		y := x.labels[n]
+		g := x.g[0]
+		if o.Reduction == None {
+			g = x.g[n]
+		}
+		if o.ignored(y) || x.norm == 0 {
+			clear(dz)
+			continue
+		}
+		c := float64(g) * o.unitScale() / x.norm
+		st := x.stats[n]
+		z := x.logits[n*k : (n+1)*k]
+		wy := o.weight(y)
+		a := 1.0 // sum_k w[k]*t[k], t the smoothed target
+		if o.Weights == nil {
+			rowExpAffine(dz, z, st.m, c/st.s, -c*eps/float64(k))
+		} else {
+			a = (1-eps)*wy + eps/float64(k)*x.wSum
+			rowExpAffine(dz, z, st.m, c*a/st.s, 0)
+			if eps > 0 {
+				for j, w := range o.Weights {
+					dz[j] -= T(c * eps / float64(k) * w)
+				}
+			}
+		}
+		// The label's column in float64, where softmax and target nearly cancel:
+		// c*(p_y*a - w_y*t_y), t_y = 1 - eps*(K-1)/K, exactly 0 when p_y = 1 and K = 1.
+		py := math.Exp(float64(z[y])-float64(st.m)) / st.s
+		dz[y] = T(c * (py*a - wy*(1-eps*float64(k-1)/float64(k))))
+	}
+}
+
+// faultAt describes what is wrong with row n.
+func (x *SoftmaxXent[T]) faultAt(logits []T, labels []int, n int) error {
+	y := labels[n]
+	if y < 0 || y >= x.k {
+		return &InputError{Loss: "softmax cross-entropy", Row: n, Col: -1, Value: float64(y),
+			Err: fmt.Errorf("%w [0, %d)", ErrLabel, x.k)}
+	}
+	z := logits[n*x.k : (n+1)*x.k]
+	c := firstNonFinite(z)
+	if c < 0 { // finite logits whose sum overflowed (float64 near its limit)
+		c = 0
+	}
+	return &InputError{Loss: "softmax cross-entropy", Row: n, Col: c, Value: float64(z[c]), Err: ErrNonFinite}
+}
+
+// SoftmaxCrossEntropy adds one node computing the softmax cross-entropy of logits [N,K]
+// (float32 or float64) against labels [N] (class indices of an int or float dtype) with the
+// options, as SoftmaxXent documents: a scalar, or the row losses [N] with WithReduction(None).
+// Its gradient with respect to the logits is one fused node; the labels get none.
+func SoftmaxCrossEntropy(logits, labels *gorgonia.Node, opts ...Option) (*gorgonia.Node, error) {
+	if err := checkFloatNode(logits, "logits", 2); err != nil {
+		return nil, err
+	}
+	n, k := logits.Shape()[0], logits.Shape()[1]
+	if labels == nil || labels.Shape().Dims() != 1 || labels.Shape()[0] != n {
+		return nil, fmt.Errorf("loss: labels %v for logits %v of shape %v: want shape (%d): %w",
+			nodeShape(labels), logits.Name(), logits.Shape(), n, ErrShape)
+	}
+	if logits.Dtype() == tensor.Float32 {
+		return newXentNode[float32](k, opts, logits, labels)
+	}
+	return newXentNode[float64](k, opts, logits, labels)
+}
+
+func newXentNode[T Float](k int, opts []Option, logits, labels *gorgonia.Node) (*gorgonia.Node, error) {
+	x, err := NewSoftmaxXent[T](k, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return applyLoss(&xentNode[T]{x: x}, logits, labels)
+}
+
+// xentNode runs SoftmaxXent in a graph.
+type xentNode[T Float] struct {
+	x      *SoftmaxXent[T]
+	labels []int
+	g      []T
+	dz     *tensor.Dense
+}
+
+func (nk *xentNode[T]) String() string {
+	return fmt.Sprintf("SoftmaxCrossEntropy{%v}", &nk.x.opts)
+}
+
+func (nk *xentNode[T]) types() ([]hm.Type, hm.Type) {
+	return []hm.Type{matrixA, vectorL}, reducedType(nk.x.opts.Reduction)
+}
+
+func (nk *xentNode[T]) shape(in []tensor.Shape) (tensor.Shape, error) {
+	return reducedShape(nk.x.opts.Reduction, in[0][0]), nil
+}
+
+func (nk *xentNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	z, err := dense[T](in[0], "logits")
+	if err != nil {
+		return nil, err
+	}
+	var y []int
+	if y, nk.labels, err = labelsOf(in[1], nk.labels); err != nil {
+		return nil, err
+	}
+	l, err := nk.x.Forward(z, y)
+	if err != nil {
+		return nil, err
+	}
+	return reducedValue[T](nk.x.opts.Reduction, l, nk.x.RowLosses()), nil
+}
+
+func (nk *xentNode[T]) backward(in []gorgonia.Value, grad gorgonia.Value) (gorgonia.Value, error) {
+	z, err := dense[T](in[0], "logits")
+	if err != nil {
+		return nil, err
+	}
+	var y []int
+	if y, nk.labels, err = labelsOf(in[1], nk.labels); err != nil {
+		return nil, err
+	}
+	if nk.g, err = upstreamOf(grad, nk.g); err != nil {
+		return nil, err
+	}
+	nk.dz = reusedMatrix[T](nk.dz, len(y), nk.x.k)
+	nk.x.Backward(nk.dz.Data().([]T), z, y, nk.g)
+	return nk.dz, nil
+}
