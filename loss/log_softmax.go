@@ -83,8 +83,7 @@ func (x *LogSoftmaxKernel[T]) Run(lo, hi int) {
 			}
 			continue
 		}
-		m := rowMax(z)
-		s, t := rowSumExp(z, m)
+		m, s, t := rowMaxSumExp(z)
 		if !finite(float64(m)) || !finite(t) {
 			x.fault.report(n)
 			continue

@@ -131,8 +131,7 @@ func (x *ProbXent[T]) Run(lo, hi int) {
 			x.backwardRow(n, z, p)
 			continue
 		}
-		m := rowMax(z)
-		s, t := rowSumExp(z, m)
+		m, s, t := rowMaxSumExp(z)
 		if !finite(float64(m)) || !finite(t) || badTarget(p) >= 0 {
 			x.fault.report(n)
 			continue

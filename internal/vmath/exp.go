@@ -54,14 +54,11 @@ func ldexp32(p float32, n int32) float32 {
 	return p * math.Float32frombits(uint32(n+127)<<23)
 }
 
-// Max32 returns the largest element of x [n], or -Inf for an empty x. NaNs are skipped:
-// callers detect non-finite rows from the second sum of SumExp32.
-func Max32(x []float32) float32 { return max32(x) }
-
-// SumExp32 returns sum_i exp(x_i - m) and sum_i (x_i - m) over x [n], accumulated in float32
-// lanes and added up in float64. With m = max(x) every term of the first sum is in (0, 1]
-// and the second sum is <= 0; a NaN or infinite input makes the second sum non-finite.
-func SumExp32(x []float32, m float32) (sumExp, sumShifted float64) { return sumExp32(x, m) }
+// MaxSumExp32 returns, for x [n] with n >= 1, m = max_i x_i and the sums
+// s = sum_i exp(x_i - m) and t = sum_i (x_i - m), the statistics of a stable log-sum-exp:
+// log sum_i exp(x_i) = m + log s. Every term of s is in (0, 1], so 1 <= s <= n. A NaN or an
+// infinity in x makes t non-finite (or m infinite), which is how callers detect bad rows.
+func MaxSumExp32(x []float32) (m float32, s, t float64) { return maxSumExp32(x) }
 
 // ExpAffine32 writes dst_i = exp(x_i - m)*a + b for x, dst [n]. dst may alias x.
 func ExpAffine32(dst, x []float32, m, a, b float32) {
@@ -77,11 +74,17 @@ func SIMD() bool { return simdOn }
 // The kernels in use; the AVX-512 build replaces them in init when the processor allows.
 var (
 	simdOn      bool
-	max32       = max32Go
-	sumExp32    = sumExp32Go
+	maxSumExp32 = maxSumExp32Go
 	expAffine32 = expAffine32Go
 )
 
+func maxSumExp32Go(x []float32) (float32, float64, float64) {
+	m := max32Go(x)
+	s, t := sumExp32Go(x, m)
+	return m, s, t
+}
+
+// max32Go returns the largest element of x, skipping NaNs, or -Inf.
 func max32Go(x []float32) float32 {
 	m := float32(math.Inf(-1))
 	for _, v := range x {

@@ -65,18 +65,17 @@ func TestKernels(t *testing.T) {
 		for _, v := range x {
 			wantMax = math.Max(wantMax, float64(v))
 		}
-		m := Max32(x)
+		m, s, tt := MaxSumExp32(x)
 		if float64(m) != wantMax {
-			t.Fatalf("n=%d: Max32 = %v, want %v", n, m, wantMax)
+			t.Fatalf("n=%d: max = %v, want %v", n, m, wantMax)
 		}
 		var wantS, wantT float64
 		for _, v := range x {
 			wantS += math.Exp(float64(v - m))
 			wantT += float64(v - m)
 		}
-		s, tt := SumExp32(x, m)
 		if math.Abs(s-wantS) > 1e-5*wantS || math.Abs(tt-wantT) > 1e-5*math.Abs(wantT)+1e-4 {
-			t.Errorf("n=%d: SumExp32 = %v, %v, want %v, %v", n, s, tt, wantS, wantT)
+			t.Errorf("n=%d: MaxSumExp32 sums %v, %v, want %v, %v", n, s, tt, wantS, wantT)
 		}
 		dst := make([]float32, n)
 		ExpAffine32(dst, x, m, 0.5, -0.25)
@@ -90,17 +89,17 @@ func TestKernels(t *testing.T) {
 }
 
 func TestNonFiniteShowsInShiftedSum(t *testing.T) {
-	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1))} {
 		x := make([]float32, 40)
 		x[21] = bad
-		_, tt := SumExp32(x, Max32(x))
+		_, _, tt := MaxSumExp32(x)
 		if !math.IsNaN(tt) && !math.IsInf(tt, 0) {
-			t.Errorf("SumExp32 with %v: shifted sum %v is finite", bad, tt)
+			t.Errorf("MaxSumExp32 with %v: shifted sum %v is finite", bad, tt)
 		}
 	}
 }
 
-func BenchmarkSumExp32(b *testing.B) {
+func BenchmarkMaxSumExp32(b *testing.B) {
 	x := make([]float32, 32000)
 	for i := range x {
 		x[i] = float32(i%97) * 0.1
@@ -108,7 +107,7 @@ func BenchmarkSumExp32(b *testing.B) {
 	b.SetBytes(int64(4 * len(x)))
 	b.ReportAllocs()
 	for b.Loop() {
-		SumExp32(x, 10)
+		MaxSumExp32(x)
 	}
 }
 
@@ -120,4 +119,35 @@ func BenchmarkExpAffine32(b *testing.B) {
 	for b.Loop() {
 		ExpAffine32(dst, x, 10, 1, 0)
 	}
+}
+
+// BenchmarkShortRow: a 10-class row is one masked vector step in the SIMD build.
+func BenchmarkShortRow(b *testing.B) {
+	x := []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	b.SetBytes(int64(4 * len(x)))
+	b.ReportAllocs()
+	for b.Loop() {
+		MaxSumExp32(x)
+	}
+}
+
+func TestLog32Accuracy(t *testing.T) {
+	worst := 0.0
+	for x := float32(1e-30); x < 1e30; x *= 1.0007 {
+		if u := ulps(Log32(x), math.Log(float64(x))); u > worst {
+			worst = u
+		}
+	}
+	for x := float32(1); x < 40000; x += 0.37 { // the range the losses use: sums in [1, K]
+		if u := ulps(Log32(x), math.Log(float64(x))); u > worst {
+			worst = u
+		}
+	}
+	if worst > 2 {
+		t.Errorf("Log32: worst error %.2f ulp, want <= 2", worst)
+	}
+	if Log32(1) != 0 {
+		t.Errorf("Log32(1) = %v, want exactly 0", Log32(1))
+	}
+	t.Logf("Log32 worst error %.2f ulp", worst)
 }

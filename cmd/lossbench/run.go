@@ -1,0 +1,242 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"xent/internal/vmath"
+)
+
+// row is one line of the table and one object of the -json array.
+type row struct {
+	Impl        string  `json:"impl"`
+	N           int     `json:"n"`
+	K           int     `json:"k"`
+	Dtype       string  `json:"dtype"`
+	FwdUs       float64 `json:"fwd_us"`    // median over runs
+	FwdBwdUs    float64 `json:"fwdbwd_us"` // median over runs
+	GBps        float64 `json:"gbps"`      // N*K*4 bytes of logits per forward+backward second
+	Allocs      float64 `json:"allocs"`    // heap allocations per forward+backward
+	MaxErr      float64 `json:"max_err"`   // largest |difference| from the float64 reference
+	Nonfinite   int     `json:"nonfinite"` // NaN/Inf in loss and gradient on adversarial rows
+	FwdUsMin    float64 `json:"fwd_us_min"`
+	FwdUsMax    float64 `json:"fwd_us_max"`
+	FwdBwdUsMin float64 `json:"fwdbwd_us_min"`
+	FwdBwdUsMax float64 `json:"fwdbwd_us_max"`
+}
+
+type config struct {
+	shapes  [][2]int
+	impls   []string
+	runs    int           // timed runs per measurement; the median is reported
+	target  time.Duration // length of one timed run
+	threads int           // GOMAXPROCS
+	json    string
+}
+
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("lossbench", flag.ContinueOnError)
+	shapes := fs.String("shapes", "128x10,4096x10,4096x1000,512x32000", "comma-separated NxK shapes")
+	names := fs.String("impls", "kernel,node,gorgonia", "implementations to run: kernel, node, gorgonia")
+	c := config{}
+	fs.IntVar(&c.runs, "runs", 5, "timed runs per measurement (median reported)")
+	fs.DurationVar(&c.target, "target", 200*time.Millisecond, "duration of one timed run")
+	fs.IntVar(&c.threads, "threads", runtime.GOMAXPROCS(0), "GOMAXPROCS")
+	fs.StringVar(&c.json, "json", "", "also write the rows as a JSON array to this file")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for _, s := range strings.Split(*shapes, ",") {
+		n, k, ok := strings.Cut(strings.TrimSpace(s), "x")
+		ni, err1 := strconv.Atoi(n)
+		ki, err2 := strconv.Atoi(k)
+		if !ok || err1 != nil || err2 != nil || ni < 1 || ki < 1 {
+			return c, fmt.Errorf("-shapes: %q is not NxK with N, K >= 1", s)
+		}
+		c.shapes = append(c.shapes, [2]int{ni, ki})
+	}
+	for _, name := range strings.Split(*names, ",") {
+		if _, ok := impls[name]; !ok {
+			return c, fmt.Errorf("-impls: unknown implementation %q (have kernel, node, gorgonia)", name)
+		}
+		c.impls = append(c.impls, name)
+	}
+	if c.runs < 1 || c.threads < 1 || c.target <= 0 {
+		return c, fmt.Errorf("-runs, -threads and -target must be positive")
+	}
+	return c, nil
+}
+
+func run(args []string, stdout io.Writer) error {
+	c, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	runtime.GOMAXPROCS(c.threads)
+	fmt.Fprintf(stdout, "lossbench: %s/%s, GOMAXPROCS=%d, AVX-512 kernels %v, %d runs of %v (median [min-max])\n",
+		runtime.GOOS, runtime.GOARCH, c.threads, vmath.SIMD(), c.runs, c.target)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "impl\tN\tK\tfwd us\tfwd+bwd us\tGB/s\tallocs\tmax err\tnon-finite\t")
+	var rows []row
+	for _, s := range c.shapes {
+		for _, name := range c.impls {
+			r, err := measure(name, s[0], s[1], c)
+			if err != nil {
+				return fmt.Errorf("%s at %dx%d: %w", name, s[0], s[1], err)
+			}
+			rows = append(rows, r)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f [%.1f-%.1f]\t%.1f [%.1f-%.1f]\t%.2f\t%.0f\t%.2g\t%d\t\n",
+				r.Impl, r.N, r.K, r.FwdUs, r.FwdUsMin, r.FwdUsMax, r.FwdBwdUs, r.FwdBwdUsMin, r.FwdBwdUsMax,
+				r.GBps, r.Allocs, r.MaxErr, r.Nonfinite)
+			tw.Flush()
+		}
+	}
+	if c.json == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(rows, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(c.json, append(b, '\n')); err != nil {
+		return fmt.Errorf("-json: %w", err)
+	}
+	return nil
+}
+
+// measure times one implementation at one shape and checks its numbers.
+func measure(name string, n, k int, c config) (row, error) {
+	r := row{Impl: name, N: n, K: k, Dtype: "float32"}
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(k)))
+	logits, labels := make([]float32, n*k), make([]int, n)
+	for i := range logits {
+		logits[i] = float32(2 * rng.NormFloat64())
+	}
+	for i := range labels {
+		labels[i] = rng.IntN(k)
+	}
+	p := impls[name]()
+	if err := p.Setup(logits, labels, k); err != nil {
+		return r, err
+	}
+	var err error
+	fwd := func() {
+		if _, e := p.Forward(); e != nil && err == nil {
+			err = e
+		}
+	}
+	both := func() {
+		if _, _, e := p.ForwardBackward(); e != nil && err == nil {
+			err = e
+		}
+	}
+	r.FwdUs, r.FwdUsMin, r.FwdUsMax = timeCall(fwd, c)
+	r.FwdBwdUs, r.FwdBwdUsMin, r.FwdBwdUsMax = timeCall(both, c)
+	if err != nil {
+		return r, err
+	}
+	r.GBps = float64(n*k*4) / (r.FwdBwdUs * 1e-6) / 1e9
+	r.Allocs = allocsPerCall(both)
+	l, grad, err := p.ForwardBackward()
+	if err != nil {
+		return r, err
+	}
+	r.MaxErr = maxError(l, grad, logits, labels, k)
+
+	// Adversarial rows: the same impl on logits that break unstable softmaxes.
+	adv := adversarial(n, k)
+	copy(logits, adv) // the impl reads the slice it was set up with
+	if l, grad, err = p.ForwardBackward(); err != nil {
+		return r, err
+	}
+	r.Nonfinite = countNonfinite(l, grad)
+	r.MaxErr = math.Max(r.MaxErr, maxError(l, grad, logits, labels, k))
+	return r, nil
+}
+
+// timeCall returns the median, min and max microseconds per call over c.runs runs of
+// about c.target each.
+func timeCall(f func(), c config) (med, lo, hi float64) {
+	f()
+	f()
+	start, iters := time.Now(), 0
+	for time.Since(start) < 20*time.Millisecond || iters < 1 {
+		f()
+		iters++
+	}
+	per := time.Since(start) / time.Duration(iters)
+	iters = max(1, int(c.target/max(per, 1)))
+	us := make([]float64, c.runs)
+	for i := range us {
+		t := time.Now()
+		for range iters {
+			f()
+		}
+		us[i] = float64(time.Since(t).Microseconds()) / float64(iters)
+	}
+	slices.Sort(us)
+	return us[len(us)/2], us[0], us[len(us)-1]
+}
+
+func allocsPerCall(f func()) float64 {
+	const calls = 10
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range calls {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / calls
+}
+
+func countNonfinite(l float64, grad []float32) int {
+	bad := 0
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		bad++
+	}
+	for _, v := range grad {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			bad++
+		}
+	}
+	return bad
+}
+
+// writeFileAtomic writes b to path through a temporary file in the same folder.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(dirOf(path), ".lossbench-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
