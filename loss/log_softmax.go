@@ -2,7 +2,6 @@ package loss
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -20,7 +19,8 @@ import (
 // tensor, and shares a hash with SoftMax.)
 type LogSoftmaxKernel[T Float] struct {
 	k     int
-	stats []rowStats[T]
+	stats rowStats[T]
+	n     int
 	fault firstFault
 	grad  bool
 	z     []T
@@ -42,7 +42,8 @@ func (x *LogSoftmaxKernel[T]) Forward(y, z []T) error {
 		return fmt.Errorf("loss: log-softmax: %d outputs for %d logits of %d classes: %w", len(y), len(z), x.k, ErrShape)
 	}
 	n := len(z) / x.k
-	x.stats = grow(x.stats, n)
+	x.stats.resize(n)
+	x.n = n
 	x.z, x.out, x.grad = z, y, false
 	x.fault.reset(n)
 	parallel.For(n, minRows(x.k), x)
@@ -57,40 +58,40 @@ func (x *LogSoftmaxKernel[T]) Forward(y, z []T) error {
 // Backward overwrites dz [N,K] with the gradient given upstream g [N,K], for the z of the
 // last Forward.
 func (x *LogSoftmaxKernel[T]) Backward(dz, z, g []T) {
-	if len(dz) != len(z) || len(g) != len(z) || len(z) != len(x.stats)*x.k {
+	if len(dz) != len(z) || len(g) != len(z) || len(z) != x.n*x.k {
 		panic("loss: LogSoftmaxKernel.Backward: shapes differ from the last Forward")
 	}
 	x.z, x.out, x.g, x.grad = z, dz, g, true
-	parallel.For(len(x.stats), minRows(x.k), x)
+	parallel.For(x.n, minRows(x.k), x)
 	x.z, x.out, x.g = nil, nil, nil
 }
 
 // Run computes rows [lo, hi) of the current pass; parallel.For calls it.
 func (x *LogSoftmaxKernel[T]) Run(lo, hi int) {
-	k := x.k
-	for n := lo; n < hi; n++ {
-		z, out := x.z[n*k:(n+1)*k], x.out[n*k:(n+1)*k]
-		if x.grad {
+	k, st := x.k, &x.stats
+	if x.grad { // dz = g - softmax(z)*sum(g): the exponentials in one block, then + g
+		for n := lo; n < hi; n++ {
 			var sumG float64
-			g := x.g[n*k : (n+1)*k]
-			for _, v := range g {
+			for _, v := range x.g[n*k : (n+1)*k] {
 				sumG += float64(v)
 			}
-			st := x.stats[n]
-			rowExpAffine(out, z, st.m, -sumG/st.s, 0)
-			for j, v := range g {
-				out[j] += v
-			}
-			continue
+			st.a[n], st.b[n] = -sumG/st.s[n], 0
 		}
-		m, s, t := rowMaxSumExp(z)
-		if !finite(float64(m)) || !finite(t) {
+		st.expAffine(x.out, x.z, k, lo, hi)
+		for i := lo * k; i < hi*k; i++ {
+			x.out[i] += x.g[i]
+		}
+		return
+	}
+	st.compute(x.z, k, lo, hi)
+	for n := lo; n < hi; n++ {
+		if st.bad(n) {
 			x.fault.report(n)
 			continue
 		}
-		x.stats[n] = rowStats[T]{m, s}
-		logS := T(math.Log(s))
-		for j, v := range z {
+		m, logS := st.m[n], T(st.l[n])
+		out := x.out[n*k : (n+1)*k]
+		for j, v := range x.z[n*k : (n+1)*k] {
 			out[j] = (v - m) - logS
 		}
 	}

@@ -30,7 +30,7 @@ type ProbXent[T Float] struct {
 	opts    Options
 	kl      bool
 	k       int
-	stats   []rowStats[T]
+	stats   rowStats[T]
 	rows    []float64
 	norm    float64
 	fault   firstFault
@@ -86,7 +86,8 @@ func (x *ProbXent[T]) Forward(logits, targets []T) (float64, error) {
 			probName(x.kl), len(logits), len(targets), x.k, ErrShape)
 	}
 	n := len(logits) / x.k
-	x.stats, x.rows = grow(x.stats, n), grow(x.rows, n)
+	x.stats.resize(n)
+	x.rows = grow(x.rows, n)
 	x.logits, x.targets, x.grad = logits, targets, false
 	x.fault.reset(n)
 	parallel.For(n, minRows(x.k), x)
@@ -123,25 +124,24 @@ func (x *ProbXent[T]) Backward(dlogits, logits, targets []T, g []T) {
 
 // Run computes rows [lo, hi) of the current pass; parallel.For calls it.
 func (x *ProbXent[T]) Run(lo, hi int) {
-	k, o := x.k, &x.opts
+	if x.grad {
+		x.backwardRows(lo, hi)
+		return
+	}
+	k, o, st := x.k, &x.opts, &x.stats
 	eps := o.Smoothing
+	st.compute(x.logits, k, lo, hi)
 	for n := lo; n < hi; n++ {
 		z, p := x.logits[n*k:(n+1)*k], x.targets[n*k:(n+1)*k]
-		if x.grad {
-			x.backwardRow(n, z, p)
-			continue
-		}
-		m, s, t := rowMaxSumExp(z)
-		if !finite(float64(m)) || !finite(t) || badTarget(p) >= 0 {
+		if st.bad(n) || badTarget(p) >= 0 {
 			x.fault.report(n)
 			continue
 		}
-		x.stats[n] = rowStats[T]{m, s}
-		logS := math.Log(s)
+		m, logS := float64(st.m[n]), st.l[n]
 		var l float64
 		for c, pc := range p {
 			pt := (1-eps)*float64(pc) + eps/float64(k)
-			l += o.weight(c) * pt * (float64(m) - float64(z[c]) + logS)
+			l += o.weight(c) * pt * (m - float64(z[c]) + logS)
 			if x.kl && pc > 0 {
 				l += float64(pc) * math.Log(float64(pc))
 			}
@@ -150,24 +150,33 @@ func (x *ProbXent[T]) Run(lo, hi int) {
 	}
 }
 
-func (x *ProbXent[T]) backwardRow(n int, z, p []T) {
-	k, o := x.k, &x.opts
+// backwardRows: dz = c*(q*sum_k w[k]*p'[k]) by one block of exponentials, minus c*w*p'.
+func (x *ProbXent[T]) backwardRows(lo, hi int) {
+	k, o, st := x.k, &x.opts, &x.stats
 	eps := o.Smoothing
+	for n := lo; n < hi; n++ {
+		var mass float64 // sum_k w[k]*p'[k]
+		for j, pj := range x.targets[n*k : (n+1)*k] {
+			mass += o.weight(j) * ((1-eps)*float64(pj) + eps/float64(k))
+		}
+		st.a[n], st.b[n] = x.upstream(n)*mass/st.s[n], 0
+	}
+	st.expAffine(x.dlogits, x.logits, k, lo, hi)
+	for n := lo; n < hi; n++ {
+		c, dz := x.upstream(n), x.dlogits[n*k:(n+1)*k]
+		for j, pj := range x.targets[n*k : (n+1)*k] {
+			dz[j] -= T(c * o.weight(j) * ((1-eps)*float64(pj) + eps/float64(k)))
+		}
+	}
+}
+
+// upstream returns row n's gradient factor g/D in the loss's units.
+func (x *ProbXent[T]) upstream(n int) float64 {
 	g := x.g[0]
-	if o.Reduction == None {
+	if x.opts.Reduction == None {
 		g = x.g[n]
 	}
-	c := float64(g) * o.unitScale() / x.norm
-	var mass float64 // sum_k w[k]*p'[k]
-	for j, pj := range p {
-		mass += o.weight(j) * ((1-eps)*float64(pj) + eps/float64(k))
-	}
-	st := x.stats[n]
-	dz := x.dlogits[n*k : (n+1)*k]
-	rowExpAffine(dz, z, st.m, c*mass/st.s, 0)
-	for j, pj := range p {
-		dz[j] -= T(c * o.weight(j) * ((1-eps)*float64(pj) + eps/float64(k)))
-	}
+	return float64(g) * x.opts.unitScale() / x.norm
 }
 
 // badTarget returns the first column of p [K] that is negative or non-finite, or -1.

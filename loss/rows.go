@@ -13,7 +13,7 @@ type Float interface{ float32 | float64 }
 
 // minElemsPerWorker keeps chunks big enough that splitting rows across cores pays for the
 // hand-off (a few microseconds).
-const minElemsPerWorker = 8 << 10
+const minElemsPerWorker = 64 << 10
 
 func minRows(k int) int { return max(1, minElemsPerWorker/max(k, 1)) }
 
@@ -49,15 +49,6 @@ func rowExpAffine[T Float](dst, z []T, m T, a, b float64) {
 	}
 }
 
-// rowLog returns log s for a sum of exponentials s >= 1, in the precision of T: float32
-// logits get vmath.Log32 (within 1 ulp of float32, four times faster than math.Log).
-func rowLog[T Float](s float64) float64 {
-	if _, ok := any(T(0)).(float32); ok {
-		return float64(vmath.Log32(float32(s)))
-	}
-	return math.Log(s)
-}
-
 // rowExp returns exp(d) for d <= 0 in the precision of T.
 func rowExp[T Float](d T) float64 {
 	if d32, ok := any(d).(float32); ok {
@@ -66,11 +57,62 @@ func rowExp[T Float](d T) float64 {
 	return math.Exp(float64(d))
 }
 
-// rowStats is what a forward pass keeps of a row for its backward: the max m and
-// s = sum_k exp(z[k]-m), so that softmax(z)[k] = exp(z[k]-m)/s and lse = m + log s.
+// rowStats is what a forward pass keeps of its rows for the backward, per row n: the max
+// m[n] and s[n] = sum_k exp(z[n,k]-m[n]), so that softmax(z_n)[k] = exp(z[n,k]-m[n])/s[n]
+// and lse_n = m[n] + log s[n]; and t[n] = sum_k (z[n,k]-m[n]), non-finite (or m[n]
+// infinite) exactly when the row holds a NaN or an infinity. For float32 it runs the
+// vmath block kernels, whose float32 buffers it keeps.
 type rowStats[T Float] struct {
-	m T
-	s float64
+	m       []T
+	s, t, l []float64 // l = log s
+	a, b    []float64 // per-row scale and offset for expAffine
+
+	s32, t32, l32, a32, b32 []float32
+}
+
+func (st *rowStats[T]) resize(n int) {
+	st.m, st.s, st.t, st.l = grow(st.m, n), grow(st.s, n), grow(st.t, n), grow(st.l, n)
+	st.a, st.b = grow(st.a, n), grow(st.b, n)
+	if _, ok := any(st.m).([]float32); ok {
+		st.s32, st.t32, st.l32 = grow(st.s32, n), grow(st.t32, n), grow(st.l32, n)
+		st.a32, st.b32 = grow(st.a32, n), grow(st.b32, n)
+	}
+}
+
+// compute fills m, s, t and l = log s for rows [lo, hi) of z [N,K]. For float32 the
+// logarithms are vmath.Logs32's, within 1 ulp of float32, 16 rows at a time.
+func (st *rowStats[T]) compute(z []T, k, lo, hi int) {
+	if z32, ok := any(z).([]float32); ok {
+		m32 := any(st.m).([]float32)
+		vmath.RowStats32(z32[lo*k:hi*k], k, m32[lo:hi], st.s32[lo:hi], st.t32[lo:hi])
+		vmath.Logs32(st.l32[lo:hi], st.s32[lo:hi])
+		for n := lo; n < hi; n++ {
+			st.s[n], st.t[n], st.l[n] = float64(st.s32[n]), float64(st.t32[n]), float64(st.l32[n])
+		}
+		return
+	}
+	for n := lo; n < hi; n++ {
+		st.m[n], st.s[n], st.t[n] = rowMaxSumExp(z[n*k : (n+1)*k])
+		st.l[n] = math.Log(st.s[n])
+	}
+}
+
+// bad reports whether row n holds a NaN or an infinity.
+func (st *rowStats[T]) bad(n int) bool { return !finite(float64(st.m[n])) || !finite(st.t[n]) }
+
+// expAffine writes dz[n,k] = exp(z[n,k]-m[n])*a[n] + b[n] for rows [lo, hi) of z, dz [N,K].
+func (st *rowStats[T]) expAffine(dz, z []T, k, lo, hi int) {
+	if z32, ok := any(z).([]float32); ok {
+		for n := lo; n < hi; n++ {
+			st.a32[n], st.b32[n] = float32(st.a[n]), float32(st.b[n])
+		}
+		vmath.ExpAffineRows32(any(dz).([]float32)[lo*k:hi*k], z32[lo*k:hi*k], k,
+			any(st.m).([]float32)[lo:hi], st.a32[lo:hi], st.b32[lo:hi])
+		return
+	}
+	for n := lo; n < hi; n++ {
+		rowExpAffine(dz[n*k:(n+1)*k], z[n*k:(n+1)*k], st.m[n], st.a[n], st.b[n])
+	}
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

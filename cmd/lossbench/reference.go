@@ -27,11 +27,11 @@ func reference(logits []float32, labels []int, k int) (float64, []float64) {
 	return total / float64(n), grad
 }
 
-// maxError is the largest |difference| from the reference over the loss and every gradient
-// element; a non-finite value counts as an infinite error.
+// maxError is the largest error against the reference: the loss's relative error (absolute
+// below 1) and every gradient element's absolute error. A non-finite value counts as +Inf.
 func maxError(l float64, grad []float32, logits []float32, labels []int, k int) float64 {
 	rl, rg := reference(logits, labels, k)
-	worst := math.Abs(l - rl)
+	worst := math.Abs(l-rl) / math.Max(1, math.Abs(rl))
 	for i, v := range grad {
 		worst = math.Max(worst, math.Abs(float64(v)-rg[i]))
 	}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"xent/internal/vmath"
@@ -20,20 +19,30 @@ import (
 
 // row is one line of the table and one object of the -json array.
 type row struct {
-	Impl        string  `json:"impl"`
-	N           int     `json:"n"`
-	K           int     `json:"k"`
-	Dtype       string  `json:"dtype"`
-	FwdUs       float64 `json:"fwd_us"`    // median over runs
-	FwdBwdUs    float64 `json:"fwdbwd_us"` // median over runs
-	GBps        float64 `json:"gbps"`      // N*K*4 bytes of logits per forward+backward second
-	Allocs      float64 `json:"allocs"`    // heap allocations per forward+backward
-	MaxErr      float64 `json:"max_err"`   // largest |difference| from the float64 reference
-	Nonfinite   int     `json:"nonfinite"` // NaN/Inf in loss and gradient on adversarial rows
-	FwdUsMin    float64 `json:"fwd_us_min"`
-	FwdUsMax    float64 `json:"fwd_us_max"`
-	FwdBwdUsMin float64 `json:"fwdbwd_us_min"`
-	FwdBwdUsMax float64 `json:"fwdbwd_us_max"`
+	Impl        string    `json:"impl"`
+	N           int       `json:"n"`
+	K           int       `json:"k"`
+	Dtype       string    `json:"dtype"`
+	FwdUs       float64   `json:"fwd_us"`    // median over runs
+	FwdBwdUs    float64   `json:"fwdbwd_us"` // median over runs
+	GBps        float64   `json:"gbps"`      // N*K*4 bytes of logits per forward+backward second
+	Allocs      float64   `json:"allocs"`    // heap allocations per forward+backward
+	MaxErr      jsonFloat `json:"max_err"`   // largest error against the float64 reference (see maxError)
+	Nonfinite   int       `json:"nonfinite"` // NaN/Inf in loss and gradient on adversarial rows
+	FwdUsMin    float64   `json:"fwd_us_min"`
+	FwdUsMax    float64   `json:"fwd_us_max"`
+	FwdBwdUsMin float64   `json:"fwdbwd_us_min"`
+	FwdBwdUsMax float64   `json:"fwdbwd_us_max"`
+}
+
+// jsonFloat is a float64 that encodes +Inf and NaN (no number in JSON) as null.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	if math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
 }
 
 type config struct {
@@ -86,8 +95,8 @@ func run(args []string, stdout io.Writer) error {
 	runtime.GOMAXPROCS(c.threads)
 	fmt.Fprintf(stdout, "lossbench: %s/%s, GOMAXPROCS=%d, AVX-512 kernels %v, %d runs of %v (median [min-max])\n",
 		runtime.GOOS, runtime.GOARCH, c.threads, vmath.SIMD(), c.runs, c.target)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "impl\tN\tK\tfwd us\tfwd+bwd us\tGB/s\tallocs\tmax err\tnon-finite\t")
+	const format = "%-8s %6v %6v %27v %27v %6v %7v %8v %10v\n"
+	fmt.Fprintf(stdout, format, "impl", "N", "K", "fwd us", "fwd+bwd us", "GB/s", "allocs", "max err", "non-finite")
 	var rows []row
 	for _, s := range c.shapes {
 		for _, name := range c.impls {
@@ -96,10 +105,10 @@ func run(args []string, stdout io.Writer) error {
 				return fmt.Errorf("%s at %dx%d: %w", name, s[0], s[1], err)
 			}
 			rows = append(rows, r)
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f [%.1f-%.1f]\t%.1f [%.1f-%.1f]\t%.2f\t%.0f\t%.2g\t%d\t\n",
-				r.Impl, r.N, r.K, r.FwdUs, r.FwdUsMin, r.FwdUsMax, r.FwdBwdUs, r.FwdBwdUsMin, r.FwdBwdUsMax,
-				r.GBps, r.Allocs, r.MaxErr, r.Nonfinite)
-			tw.Flush()
+			fmt.Fprintf(stdout, format, r.Impl, r.N, r.K,
+				fmt.Sprintf("%.1f [%.1f-%.1f]", r.FwdUs, r.FwdUsMin, r.FwdUsMax),
+				fmt.Sprintf("%.1f [%.1f-%.1f]", r.FwdBwdUs, r.FwdBwdUsMin, r.FwdBwdUsMax),
+				fmt.Sprintf("%.2f", r.GBps), fmt.Sprintf("%.0f", r.Allocs), fmt.Sprintf("%.2g", float64(r.MaxErr)), r.Nonfinite)
 		}
 	}
 	if c.json == "" {
@@ -152,7 +161,7 @@ func measure(name string, n, k int, c config) (row, error) {
 	if err != nil {
 		return r, err
 	}
-	r.MaxErr = maxError(l, grad, logits, labels, k)
+	maxErr := maxError(l, grad, logits, labels, k)
 
 	// Adversarial rows: the same impl on logits that break unstable softmaxes.
 	adv := adversarial(n, k)
@@ -161,7 +170,7 @@ func measure(name string, n, k int, c config) (row, error) {
 		return r, err
 	}
 	r.Nonfinite = countNonfinite(l, grad)
-	r.MaxErr = math.Max(r.MaxErr, maxError(l, grad, logits, labels, k))
+	r.MaxErr = jsonFloat(math.Max(maxErr, maxError(l, grad, logits, labels, k)))
 	return r, nil
 }
 

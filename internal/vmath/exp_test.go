@@ -151,3 +151,84 @@ func TestLog32Accuracy(t *testing.T) {
 	}
 	t.Logf("Log32 worst error %.2f ulp", worst)
 }
+
+// TestRowKernels checks the block kernels against the one-row kernels, row by row.
+func TestRowKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, k := range []int{1, 10, 16, 17, 100} {
+		const rows = 37
+		z := make([]float32, rows*k)
+		for i := range z {
+			z[i] = float32(rng.NormFloat64() * 10)
+		}
+		m, s, tt := make([]float32, rows), make([]float32, rows), make([]float32, rows)
+		RowStats32(z, k, m, s, tt)
+		a, b := make([]float32, rows), make([]float32, rows)
+		for r := range rows {
+			wm, ws, wt := MaxSumExp32(z[r*k : (r+1)*k])
+			if m[r] != wm || math.Abs(float64(s[r])-ws) > 1e-6*ws || math.Abs(float64(tt[r])-wt) > 1e-5*math.Abs(wt)+1e-4 {
+				t.Fatalf("k=%d row %d: RowStats32 %v %v %v, MaxSumExp32 %v %v %v", k, r, m[r], s[r], tt[r], wm, ws, wt)
+			}
+			a[r], b[r] = float32(r)/rows, -float32(r)
+		}
+		dst := make([]float32, rows*k)
+		ExpAffineRows32(dst, z, k, m, a, b)
+		want := make([]float32, k)
+		for r := range rows {
+			ExpAffine32(want, z[r*k:(r+1)*k], m[r], a[r], b[r])
+			for c := range k {
+				if dst[r*k+c] != want[c] {
+					t.Fatalf("k=%d row %d col %d: ExpAffineRows32 %v, ExpAffine32 %v", k, r, c, dst[r*k+c], want[c])
+				}
+			}
+		}
+	}
+}
+
+func TestRowStatsNonFinite(t *testing.T) {
+	for _, k := range []int{3, 10, 16, 40} {
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1))} {
+			z := make([]float32, 32*k)
+			z[17*k+k/2] = bad
+			m, s, tt := make([]float32, 32), make([]float32, 32), make([]float32, 32)
+			RowStats32(z, k, m, s, tt)
+			for r := range 32 {
+				flagged := math.IsInf(float64(m[r]), 0) || math.IsNaN(float64(tt[r])) || math.IsInf(float64(tt[r]), 0)
+				if flagged != (r == 17) {
+					t.Errorf("k=%d %v: row %d flagged %v (m %v t %v)", k, bad, r, flagged, m[r], tt[r])
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkRowStats32(b *testing.B) {
+	const rows, k = 4096, 10
+	z := make([]float32, rows*k)
+	for i := range z {
+		z[i] = float32(i%13) * 0.3
+	}
+	m, s, t := make([]float32, rows), make([]float32, rows), make([]float32, rows)
+	b.SetBytes(int64(4 * len(z)))
+	b.ReportAllocs()
+	for b.Loop() {
+		RowStats32(z, k, m, s, t)
+	}
+}
+
+func TestLogs32MatchesLog32(t *testing.T) {
+	var x []float32
+	for v := float32(1e-20); v < 1e20; v *= 1.37 {
+		x = append(x, v)
+	}
+	x = append(x, 1, 2, 0.70710677, 0.7071068, 10, 32000)
+	dst := make([]float32, len(x))
+	for _, n := range []int{len(x), 17, 16, 5} {
+		Logs32(dst[:n], x[:n])
+		for i := range n {
+			if want := Log32(x[i]); dst[i] != want && ulps(dst[i], float64(want)) > 1 {
+				t.Fatalf("Logs32(%v) = %v, Log32 %v", x[i], dst[i], want)
+			}
+		}
+	}
+}
