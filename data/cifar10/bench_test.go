@@ -1,0 +1,71 @@
+package cifar10
+
+import (
+	"bytes"
+	"os"
+	"testing"
+)
+
+// benchSplit is the real training split when CIFAR10_DIR is set, else a synthetic one of
+// 10,000 images.
+func benchSplit(b *testing.B) *Split {
+	b.Helper()
+	if dir := os.Getenv("CIFAR10_DIR"); dir != "" {
+		d, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d.Train
+	}
+	d, err := Open(synthetic(b, 2000, 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d.Train
+}
+
+// BenchmarkReader decodes records from memory: MB/s of the file format.
+func BenchmarkReader(b *testing.B) {
+	data := records(0, 1000)
+	br := bytes.NewReader(data)
+	r := NewReader(br)
+	r.ReuseRecord = true
+	b.SetBytes(RecordSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Read(); err != nil {
+			br.Reset(data)
+			r = NewReader(br)
+			r.ReuseRecord = true
+		}
+	}
+}
+
+// BenchmarkPipeline: shuffled, cropped (padding 4, reflect), flipped, normalised batches of
+// 512, prepared on the caller's goroutine (Prefetch 0) or a goroutine of their own.
+func BenchmarkPipeline(b *testing.B) {
+	s := benchSplit(b)
+	for _, prefetch := range []int{0, 2} {
+		name := "sync"
+		if prefetch > 0 {
+			name = "prefetch"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := IterConfig{BatchSize: 512, Shuffle: true, Seed: 1, Crop: 4, Pad: PadReflect, Flip: RandomFlip,
+				Mean: [3]float32{125.3, 123, 113.9}, Std: [3]float32{63, 62.1, 66.7}, Prefetch: prefetch}
+			it, err := NewIterator(s, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer it.Close()
+			it.Next()
+			b.SetBytes(512 * ImageSize) // pixel bytes in
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				it.Next()
+			}
+			b.ReportMetric(float64(b.N*512)/b.Elapsed().Seconds(), "img/s")
+		})
+	}
+}
