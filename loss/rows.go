@@ -49,14 +49,6 @@ func rowExpAffine[T Float](dst, z []T, m T, a, b float64) {
 	}
 }
 
-// rowExp returns exp(d) for d <= 0 in the precision of T.
-func rowExp[T Float](d T) float64 {
-	if d32, ok := any(d).(float32); ok {
-		return float64(vmath.Exp32(d32))
-	}
-	return math.Exp(float64(d))
-}
-
 // rowStats is what a forward pass keeps of its rows for the backward, per row n: the max
 // m[n] and s[n] = sum_k exp(z[n,k]-m[n]), so that softmax(z_n)[k] = exp(z[n,k]-m[n])/s[n]
 // and lse_n = m[n] + log s[n]; and t[n] = sum_k (z[n,k]-m[n]), non-finite (or m[n]

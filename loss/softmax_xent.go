@@ -44,6 +44,7 @@ type SoftmaxXent[T Float] struct {
 	labels  []int
 	dlogits []T
 	g       []T
+	c       []float64 // per row: g/D, the backward's factor
 }
 
 // NewSoftmaxXent returns the kernel for k classes with the given options.
@@ -78,7 +79,7 @@ func (x *SoftmaxXent[T]) Forward(logits []T, labels []int) (float64, error) {
 			len(logits), n, x.k, ErrShape)
 	}
 	x.stats.resize(n)
-	x.rows = grow(x.rows, n)
+	x.rows, x.c = grow(x.rows, n), grow(x.c, n)
 	x.logits, x.labels, x.grad = logits, labels, false
 	x.fault.reset(n)
 	parallel.For(n, minRows(x.k), x)
@@ -139,32 +140,32 @@ func (x *SoftmaxXent[T]) Run(lo, hi int) {
 func (x *SoftmaxXent[T]) forwardRows(lo, hi int) {
 	k, o, st := x.k, &x.opts, &x.stats
 	st.compute(x.logits, k, lo, hi)
-	eps := o.Smoothing
+	eps, unit := o.Smoothing, o.unitScale()
 	for n := lo; n < hi; n++ {
 		y := x.labels[n]
 		x.rows[n] = 0
 		if o.ignored(y) {
 			continue
 		}
-		if y < 0 || y >= k || st.bad(n) {
+		if uint(y) >= uint(k) || st.bad(n) {
 			x.fault.report(n)
 			continue
 		}
-		m, z := st.m[n], x.logits[n*k:(n+1)*k]
+		m, z := float64(st.m[n]), x.logits[n*k:(n+1)*k]
 		logS := st.l[n]
-		l := (1 - eps) * o.weight(y) * (float64(m) - float64(z[y]) + logS)
+		l := (1 - eps) * o.weight(y) * (m - float64(z[y]) + logS)
 		if eps > 0 {
 			// sum_k w[k]*(lse - z[k]), with lse - z[k] = (m - z[k]) + log s
 			smooth := float64(k)*logS - st.t[n]
 			if o.Weights != nil {
 				smooth = 0
 				for c, v := range z {
-					smooth += o.Weights[c] * (float64(m) - float64(v) + logS)
+					smooth += o.Weights[c] * (m - float64(v) + logS)
 				}
 			}
 			l += eps / float64(k) * smooth
 		}
-		x.rows[n] = l * o.unitScale()
+		x.rows[n] = l * unit
 	}
 }
 
@@ -172,55 +173,41 @@ func (x *SoftmaxXent[T]) forwardRows(lo, hi int) {
 // mends what differs from exp*a + b: ignored rows, weighted smoothing, the label's column.
 func (x *SoftmaxXent[T]) backwardRows(lo, hi int) {
 	k, o, st := x.k, &x.opts, &x.stats
-	eps := o.Smoothing
+	eps, unit := o.Smoothing, o.unitScale()
 	for n := lo; n < hi; n++ {
-		c := x.upstream(n)
-		st.a[n], st.b[n] = 0, 0
-		if c == 0 {
-			continue
+		c := 0.0 // g/D in the loss's units; 0 for a row that does not count
+		if y := x.labels[n]; !o.ignored(y) && x.norm != 0 {
+			g := x.g[0]
+			if o.Reduction == None {
+				g = x.g[n]
+			}
+			c = float64(g) * unit / x.norm
 		}
-		if o.Weights == nil {
+		x.c[n] = c
+		switch {
+		case c == 0:
+			st.a[n], st.b[n] = 0, 0
+		case o.Weights == nil:
 			st.a[n], st.b[n] = c/st.s[n], -c*eps/float64(k)
-		} else {
-			y := x.labels[n]
-			st.a[n] = c * ((1-eps)*o.Weights[y] + eps/float64(k)*x.wSum) / st.s[n]
+		default:
+			st.a[n], st.b[n] = c*((1-eps)*o.Weights[x.labels[n]]+eps/float64(k)*x.wSum)/st.s[n], 0
 		}
 	}
 	st.expAffine(x.dlogits, x.logits, k, lo, hi)
 	for n := lo; n < hi; n++ {
-		dz, c := x.dlogits[n*k:(n+1)*k], x.upstream(n)
-		if c == 0 {
-			clear(dz) // ignored rows, whose logits were never checked
+		dz, c := x.dlogits[n*k:(n+1)*k], x.c[n]
+		if c == 0 || k == 1 { // ignored rows (their logits were never checked); K = 1 has gradient 0
+			clear(dz)
 			continue
 		}
 		y := x.labels[n]
-		wy, a := o.weight(y), 1.0 // a = sum_k w[k]*t[k], t the smoothed target
-		if o.Weights != nil {
-			a = (1-eps)*wy + eps/float64(k)*x.wSum
-			if eps > 0 {
-				for j, w := range o.Weights {
-					dz[j] -= T(c * eps / float64(k) * w)
-				}
+		if o.Weights != nil && eps > 0 {
+			for j, w := range o.Weights {
+				dz[j] -= T(c * eps / float64(k) * w)
 			}
 		}
-		// The label's column in float64, where softmax and target nearly cancel:
-		// c*(p_y*a - w_y*t_y), t_y = 1 - eps*(K-1)/K, exactly 0 when p_y = 1 and K = 1.
-		py := rowExp(x.logits[n*k+y]-st.m[n]) / st.s[n]
-		dz[y] = T(c * (py*a - wy*(1-eps*float64(k-1)/float64(k))))
+		dz[y] = T(float64(dz[y]) - c*(1-eps)*o.weight(y))
 	}
-}
-
-// upstream returns row n's gradient factor g/D (in the loss's units), or 0 for a row that
-// does not count.
-func (x *SoftmaxXent[T]) upstream(n int) float64 {
-	if x.opts.ignored(x.labels[n]) || x.norm == 0 {
-		return 0
-	}
-	g := x.g[0]
-	if x.opts.Reduction == None {
-		g = x.g[n]
-	}
-	return float64(g) * x.opts.unitScale() / x.norm
 }
 
 // faultAt describes what is wrong with row n.
