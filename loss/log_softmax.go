@@ -7,6 +7,8 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"xent/internal/graphop"
+
 	"xent/internal/parallel"
 )
 
@@ -125,16 +127,18 @@ type logSoftmaxNode[T Float] struct {
 
 func (nk *logSoftmaxNode[T]) String() string { return "xent.LogSoftmax{rows}" }
 
-func (nk *logSoftmaxNode[T]) types() ([]hm.Type, hm.Type) {
+func (nk *logSoftmaxNode[T]) Types() ([]hm.Type, hm.Type) {
 	return []hm.Type{matrixA}, matrixA
 }
 
-func (nk *logSoftmaxNode[T]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (nk *logSoftmaxNode[T]) DiffWRT() []bool { return []bool{true} }
+
+func (nk *logSoftmaxNode[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	return in[0].Clone(), nil
 }
 
-func (nk *logSoftmaxNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error) {
-	z, err := dense[T](in[0], "logits")
+func (nk *logSoftmaxNode[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	z, err := graphop.Data[T](in[0], "logits")
 	if err != nil {
 		return nil, err
 	}
@@ -145,16 +149,16 @@ func (nk *logSoftmaxNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error
 	return tensor.New(tensor.WithShape(len(z)/nk.x.k, nk.x.k), tensor.WithBacking(y)), nil
 }
 
-func (nk *logSoftmaxNode[T]) backward(in []gorgonia.Value, grad gorgonia.Value) (gorgonia.Value, error) {
-	z, err := dense[T](in[0], "logits")
+func (nk *logSoftmaxNode[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	z, err := graphop.Data[T](in[0], "logits")
 	if err != nil {
 		return nil, err
 	}
-	g, err := dense[T](grad, "upstream gradient")
+	g, err := graphop.Data[T](grad, "upstream gradient")
 	if err != nil {
 		return nil, err
 	}
-	nk.dz = reusedMatrix[T](nk.dz, len(z)/nk.x.k, nk.x.k)
+	nk.dz = graphop.Reused[T](nk.dz, len(z)/nk.x.k, nk.x.k)
 	nk.x.Backward(nk.dz.Data().([]T), z, g)
 	return nk.dz, nil
 }

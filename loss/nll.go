@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"xent/internal/graphop"
 )
 
 // NLL is the negative log-likelihood over log-probabilities a [N,K] (for example the output
@@ -134,16 +136,18 @@ type nllNode[T Float] struct {
 
 func (nk *nllNode[T]) String() string { return fmt.Sprintf("NLL{%v}", &nk.x.opts) }
 
-func (nk *nllNode[T]) types() ([]hm.Type, hm.Type) {
+func (nk *nllNode[T]) Types() ([]hm.Type, hm.Type) {
 	return []hm.Type{matrixA, vectorL}, reducedType(nk.x.opts.Reduction)
 }
 
-func (nk *nllNode[T]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (nk *nllNode[T]) DiffWRT() []bool { return lossWRT }
+
+func (nk *nllNode[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	return reducedShape(nk.x.opts.Reduction, in[0][0]), nil
 }
 
-func (nk *nllNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error) {
-	a, err := dense[T](in[0], "log-probabilities")
+func (nk *nllNode[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	a, err := graphop.Data[T](in[0], "log-probabilities")
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +162,7 @@ func (nk *nllNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	return reducedValue[T](nk.x.opts.Reduction, l, nk.x.RowLosses()), nil
 }
 
-func (nk *nllNode[T]) backward(in []gorgonia.Value, grad gorgonia.Value) (gorgonia.Value, error) {
+func (nk *nllNode[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
 	var y []int
 	var err error
 	if y, nk.labels, err = labelsOf(in[1], nk.labels); err != nil {
@@ -167,7 +171,7 @@ func (nk *nllNode[T]) backward(in []gorgonia.Value, grad gorgonia.Value) (gorgon
 	if nk.g, err = upstreamOf(grad, nk.g); err != nil {
 		return nil, err
 	}
-	nk.da = reusedMatrix[T](nk.da, len(y), nk.x.k)
+	nk.da = graphop.Reused[T](nk.da, len(y), nk.x.k)
 	nk.x.Backward(nk.da.Data().([]T), y, nk.g)
 	return nk.da, nil
 }

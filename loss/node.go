@@ -2,110 +2,26 @@ package loss
 
 import (
 	"fmt"
-	"hash"
-	"hash/fnv"
 	"math"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"xent/internal/graphop"
 )
 
-// A nodeKernel is what one loss node computes: a value from its inputs, and the gradient
-// with respect to its first input. The Gorgonia plumbing below is shared by every loss.
-type nodeKernel interface {
-	// String names the loss and encodes every option: it is the node's hash.
-	String() string
-	// types gives the types of the inputs and of the value.
-	types() (in []hm.Type, out hm.Type)
-	shape(in []tensor.Shape) (tensor.Shape, error)
-	forward(in []gorgonia.Value) (gorgonia.Value, error)
-	// backward gets the forward's inputs and the upstream gradient, and runs after forward.
-	backward(in []gorgonia.Value, grad gorgonia.Value) (gorgonia.Value, error)
-}
-
-// fwdOp is a loss node. Its gradient node is a bwdOp over the same inputs, the output (so
-// that the forward, whose row statistics the backward reuses, runs first) and the upstream
-// gradient.
-type fwdOp struct{ k nodeKernel }
-
-type bwdOp struct{ k nodeKernel }
-
 // applyLoss adds the loss node k over inputs to their graph.
-func applyLoss(k nodeKernel, inputs ...*gorgonia.Node) (*gorgonia.Node, error) {
-	n, err := gorgonia.ApplyOp(fwdOp{k}, inputs...)
+func applyLoss(k graphop.Kernel, inputs ...*gorgonia.Node) (*gorgonia.Node, error) {
+	n, err := graphop.Apply(k, inputs...)
 	if err != nil {
-		return nil, fmt.Errorf("loss: %v: %w", k, err)
+		return nil, fmt.Errorf("loss: %w", err)
 	}
 	return n, nil
 }
 
-func (op fwdOp) Arity() int { in, _ := op.k.types(); return len(in) }
-func (op fwdOp) Type() hm.Type {
-	in, out := op.k.types()
-	return hm.NewFnType(append(append([]hm.Type{}, in...), out)...)
-}
-func (op fwdOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return op.k.shape(shapesOf(in))
-}
-func (op fwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) { return op.k.forward(in) }
-func (op fwdOp) ReturnsPtr() bool                                { return false }
-func (op fwdOp) CallsExtern() bool                               { return false }
-func (op fwdOp) OverwritesInput() int                            { return -1 }
-func (op fwdOp) WriteHash(h hash.Hash)                           { fmt.Fprint(h, op.String()) }
-func (op fwdOp) Hashcode() uint32                                { return hashOf(op) }
-func (op fwdOp) String() string                                  { return op.k.String() }
-
-func (op fwdOp) DiffWRT(inputs int) []bool {
-	d := make([]bool, inputs)
-	d[0] = true
-	return d
-}
-
-func (op fwdOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	args := append(append(gorgonia.Nodes{}, inputs...), output, grad)
-	d, err := gorgonia.ApplyOp(bwdOp(op), args...)
-	if err != nil {
-		return nil, fmt.Errorf("loss: gradient of %v: %w", op.k, err)
-	}
-	diffs := make(gorgonia.Nodes, len(inputs))
-	diffs[0] = d
-	return diffs, nil
-}
-
-func (op bwdOp) Arity() int { in, _ := op.k.types(); return len(in) + 2 }
-func (op bwdOp) Type() hm.Type {
-	in, out := op.k.types()
-	return hm.NewFnType(append(append([]hm.Type{}, in...), out, out, in[0])...)
-}
-func (op bwdOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return shapesOf(in[:1])[0].Clone(), nil
-}
-func (op bwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
-	return op.k.backward(in[:len(in)-2], in[len(in)-1])
-}
-func (op bwdOp) ReturnsPtr() bool      { return false }
-func (op bwdOp) CallsExtern() bool     { return false }
-func (op bwdOp) OverwritesInput() int  { return -1 }
-func (op bwdOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op bwdOp) Hashcode() uint32      { return hashOf(op) }
-func (op bwdOp) String() string        { return "d/dx " + op.k.String() }
-
-func hashOf(op gorgonia.Op) uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
-}
-
-func shapesOf(in []gorgonia.DimSizer) []tensor.Shape {
-	s := make([]tensor.Shape, len(in))
-	for i, d := range in {
-		if sh, ok := d.(tensor.Shape); ok {
-			s[i] = sh
-		}
-	}
-	return s
-}
+// lossWRT is the DiffWRT of a loss: the gradient goes to the first input (logits) only.
+var lossWRT = []bool{true, false}
 
 // Types of loss nodes: a is the float dtype of the logits, l that of the labels.
 var (
@@ -135,29 +51,13 @@ func reducedShape(r Reduction, n int) tensor.Shape {
 // reducedValue returns a loss's value: the scalar loss, or the row losses for None.
 func reducedValue[T Float](r Reduction, loss float64, rows []float64) gorgonia.Value {
 	if r != None {
-		return scalar[T](loss)
+		return graphop.Scalar[T](loss)
 	}
 	out := make([]T, len(rows))
 	for i, v := range rows {
 		out[i] = T(v)
 	}
 	return tensor.New(tensor.WithShape(len(rows)), tensor.WithBacking(out))
-}
-
-// dense returns the contiguous data of a tensor value, or an error naming what it is.
-func dense[T Float](v gorgonia.Value, what string) ([]T, error) {
-	t, ok := v.(*tensor.Dense)
-	if !ok {
-		return nil, fmt.Errorf("loss: %s is a %T, want a dense tensor", what, v)
-	}
-	if t.RequiresIterator() {
-		return nil, fmt.Errorf("loss: %s is a non-contiguous view; copy it first", what)
-	}
-	d, ok := t.Data().([]T)
-	if !ok {
-		return nil, fmt.Errorf("loss: %s has dtype %v, want %T", what, t.Dtype(), T(0))
-	}
-	return d, nil
 }
 
 // labelsOf returns the labels in v [N] as ints, converting into scratch unless v holds ints.
@@ -193,14 +93,6 @@ func convertLabels[E int32 | int64 | float32 | float64](d []E, scratch []int) ([
 	return scratch, scratch, nil
 }
 
-// scalar returns v as a Gorgonia scalar of dtype T.
-func scalar[T Float](v float64) gorgonia.Value {
-	if _, ok := any(T(0)).(float32); ok {
-		return gorgonia.NewF32(float32(v))
-	}
-	return gorgonia.NewF64(v)
-}
-
 // upstreamOf returns the upstream gradient: [1] for a scalar, else the tensor's data.
 func upstreamOf[T Float](v gorgonia.Value, buf []T) ([]T, error) {
 	switch g := v.(type) {
@@ -213,17 +105,7 @@ func upstreamOf[T Float](v gorgonia.Value, buf []T) ([]T, error) {
 		buf[0] = T(*g)
 		return buf, nil
 	}
-	return dense[T](v, "upstream gradient")
-}
-
-// reusedMatrix returns t, or a new [n,k] tensor of T if t does not have that shape. Loss
-// gradients are written into the same tensor every step, so that a training step does not
-// allocate (and clear) an [N,K] array.
-func reusedMatrix[T Float](t *tensor.Dense, n, k int) *tensor.Dense {
-	if t != nil && t.Shape().Eq(tensor.Shape{n, k}) {
-		return t
-	}
-	return tensor.New(tensor.WithShape(n, k), tensor.WithBacking(make([]T, n*k)))
+	return graphop.Data[T](v, "upstream gradient")
 }
 
 // checkFloatNode checks that x is a float32 or float64 node with the given number of dims.
@@ -239,11 +121,6 @@ func checkFloatNode(x *gorgonia.Node, what string, dims int) error {
 	}
 	return nil
 }
-
-var (
-	_ gorgonia.SDOp = fwdOp{}
-	_ gorgonia.Op   = bwdOp{}
-)
 
 func nodeShape(x *gorgonia.Node) string {
 	if x == nil {

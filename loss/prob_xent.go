@@ -8,6 +8,8 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"xent/internal/graphop"
+
 	"xent/internal/parallel"
 )
 
@@ -257,15 +259,17 @@ func (nk *probNode[T]) String() string {
 	return fmt.Sprintf("%s{%v}", name, &nk.x.opts)
 }
 
-func (nk *probNode[T]) types() ([]hm.Type, hm.Type) {
+func (nk *probNode[T]) DiffWRT() []bool { return lossWRT }
+
+func (nk *probNode[T]) Types() ([]hm.Type, hm.Type) {
 	return []hm.Type{matrixA, matrixA}, reducedType(nk.x.opts.Reduction)
 }
 
-func (nk *probNode[T]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (nk *probNode[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	return reducedShape(nk.x.opts.Reduction, in[0][0]), nil
 }
 
-func (nk *probNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error) {
+func (nk *probNode[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	z, p, err := twoMatrices[T](in)
 	if err != nil {
 		return nil, err
@@ -277,7 +281,7 @@ func (nk *probNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	return reducedValue[T](nk.x.opts.Reduction, l, nk.x.RowLosses()), nil
 }
 
-func (nk *probNode[T]) backward(in []gorgonia.Value, grad gorgonia.Value) (gorgonia.Value, error) {
+func (nk *probNode[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
 	z, p, err := twoMatrices[T](in)
 	if err != nil {
 		return nil, err
@@ -285,16 +289,16 @@ func (nk *probNode[T]) backward(in []gorgonia.Value, grad gorgonia.Value) (gorgo
 	if nk.g, err = upstreamOf(grad, nk.g); err != nil {
 		return nil, err
 	}
-	nk.dz = reusedMatrix[T](nk.dz, len(z)/nk.x.k, nk.x.k)
+	nk.dz = graphop.Reused[T](nk.dz, len(z)/nk.x.k, nk.x.k)
 	nk.x.Backward(nk.dz.Data().([]T), z, p, nk.g)
 	return nk.dz, nil
 }
 
 func twoMatrices[T Float](in []gorgonia.Value) ([]T, []T, error) {
-	z, err := dense[T](in[0], "logits")
+	z, err := graphop.Data[T](in[0], "logits")
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := dense[T](in[1], "targets")
+	p, err := graphop.Data[T](in[1], "targets")
 	return z, p, err
 }

@@ -7,6 +7,8 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"xent/internal/graphop"
+
 	"xent/internal/parallel"
 )
 
@@ -264,16 +266,18 @@ func (nk *xentNode[T]) String() string {
 	return fmt.Sprintf("SoftmaxCrossEntropy{%v}", &nk.x.opts)
 }
 
-func (nk *xentNode[T]) types() ([]hm.Type, hm.Type) {
+func (nk *xentNode[T]) DiffWRT() []bool { return lossWRT }
+
+func (nk *xentNode[T]) Types() ([]hm.Type, hm.Type) {
 	return []hm.Type{matrixA, vectorL}, reducedType(nk.x.opts.Reduction)
 }
 
-func (nk *xentNode[T]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (nk *xentNode[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	return reducedShape(nk.x.opts.Reduction, in[0][0]), nil
 }
 
-func (nk *xentNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error) {
-	z, err := dense[T](in[0], "logits")
+func (nk *xentNode[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	z, err := graphop.Data[T](in[0], "logits")
 	if err != nil {
 		return nil, err
 	}
@@ -288,8 +292,8 @@ func (nk *xentNode[T]) forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	return reducedValue[T](nk.x.opts.Reduction, l, nk.x.RowLosses()), nil
 }
 
-func (nk *xentNode[T]) backward(in []gorgonia.Value, grad gorgonia.Value) (gorgonia.Value, error) {
-	z, err := dense[T](in[0], "logits")
+func (nk *xentNode[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	z, err := graphop.Data[T](in[0], "logits")
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +304,7 @@ func (nk *xentNode[T]) backward(in []gorgonia.Value, grad gorgonia.Value) (gorgo
 	if nk.g, err = upstreamOf(grad, nk.g); err != nil {
 		return nil, err
 	}
-	nk.dz = reusedMatrix[T](nk.dz, len(y), nk.x.k)
+	nk.dz = graphop.Reused[T](nk.dz, len(y), nk.x.k)
 	nk.x.Backward(nk.dz.Data().([]T), z, y, nk.g)
 	return nk.dz, nil
 }

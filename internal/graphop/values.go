@@ -1,0 +1,49 @@
+package graphop
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Float is the element type of float tensors.
+type Float interface{ float32 | float64 }
+
+// Data returns the contiguous data of a dense tensor value, or an error naming what it is.
+func Data[T Float](v gorgonia.Value, what string) ([]T, error) {
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("%s is a %T, want a dense tensor", what, v)
+	}
+	if t.RequiresIterator() {
+		return nil, fmt.Errorf("%s is a non-contiguous view; copy it first", what)
+	}
+	d, ok := t.Data().([]T)
+	if !ok {
+		return nil, fmt.Errorf("%s has dtype %v, want %T", what, t.Dtype(), T(0))
+	}
+	return d, nil
+}
+
+// Scalar returns v as a Gorgonia scalar of dtype T.
+func Scalar[T Float](v float64) gorgonia.Value {
+	if _, ok := any(T(0)).(float32); ok {
+		return gorgonia.NewF32(float32(v))
+	}
+	return gorgonia.NewF64(v)
+}
+
+// Reused returns t if it has the given shape, else a new zeroed tensor of T with it. Ops
+// write their outputs into the same tensor every step, so that a training step does not
+// allocate (and clear) its intermediate arrays.
+func Reused[T Float](t *tensor.Dense, shape ...int) *tensor.Dense {
+	if t != nil && t.Shape().Eq(tensor.Shape(shape)) {
+		return t
+	}
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(make([]T, n)))
+}

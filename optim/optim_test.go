@@ -1,0 +1,198 @@
+package optim
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b)) }
+
+// Two steps of each rule, worked by hand from PyTorch's documented updates: p = 1, g = 0.5.
+func TestUpdateRulesByHand(t *testing.T) {
+	tests := []struct {
+		name string
+		make func([]Param) (Optimizer, error)
+		lr   float64
+		want [2]float64
+	}{
+		// d = g + wd*p; b = d, then 0.9b + d; p -= lr*b
+		{"sgd momentum", func(p []Param) (Optimizer, error) {
+			return NewSGD(p, SGDConfig{Momentum: 0.9, WeightDecay: 0.1})
+		}, 0.1, [2]float64{0.94, 0.8266}},
+		// as above, p -= lr*(d + 0.9b)
+		{"sgd nesterov", func(p []Param) (Optimizer, error) {
+			return NewSGD(p, SGDConfig{Momentum: 0.9, WeightDecay: 0.1, Nesterov: true})
+		}, 0.1, [2]float64{0.886, 0.725566}},
+		// p *= 1 - lr*wd; the bias-corrected step is lr*0.5/(0.5+eps) = lr at every step here
+		{"adamw", func(p []Param) (Optimizer, error) {
+			return NewAdamW(p, AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01})
+		}, 0.1, [2]float64{0.899, 0.798101}},
+	}
+	for _, tc := range tests {
+		p := []Param{{Name: "w", Data: []float32{1}, Decay: true}}
+		opt, err := tc.make(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step, want := range tc.want {
+			if err := opt.Step(tc.lr, [][]float32{{0.5}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := float64(p[0].Data[0]); !near(got, want, 1e-6) {
+				t.Errorf("%s step %d: p = %.7f, want %.7f", tc.name, step+1, got, want)
+			}
+		}
+		if opt.Steps() != 2 {
+			t.Errorf("%s: %d steps", tc.name, opt.Steps())
+		}
+	}
+}
+
+// TestAgainstPyTorch replays testdata/torch_optim.json (torch_optim.py): five steps of
+// torch.optim.SGD and AdamW, with a second parameter group without weight decay.
+func TestAgainstPyTorch(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "torch_optim.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 4 {
+		t.Fatalf("testdata/torch_optim.json: %d configs, %v", len(raw), err)
+	}
+	for _, r := range raw {
+		name, lr, wd := r["name"].(string), r["lr"].(float64), r["wd"].(float64)
+		f := func(k string) []float64 { return floats(r[k]) }
+		w, bias := to32(f("w0")), to32(f("b0"))
+		params := []Param{{Name: "w", Data: w, Decay: true}, {Name: "b", Data: bias}}
+		var opt Optimizer
+		if r["opt"] == "sgd" {
+			opt, err = NewSGD(params, SGDConfig{Momentum: r["momentum"].(float64), Nesterov: r["nesterov"].(bool), WeightDecay: wd})
+		} else {
+			betas := floats(r["betas"])
+			opt, err = NewAdamW(params, AdamWConfig{Beta1: betas[0], Beta2: betas[1], Eps: r["eps"].(float64), WeightDecay: wd})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw, gb := r["gw"].([]any), r["gb"].([]any)
+		for s := range gw {
+			if err := opt.Step(lr, [][]float32{to32(floats(gw[s])), to32(floats(gb[s]))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for p, pair := range map[string][2][]float64{"w": {to64(w), f("w")}, "b": {to64(bias), f("b")}} {
+			for i := range pair[0] {
+				if !near(pair[0][i], pair[1][i], 2e-6) {
+					t.Errorf("%s: %s[%d] = %.7f, PyTorch %.7f", name, p, i, pair[0][i], pair[1][i])
+				}
+			}
+		}
+	}
+}
+
+func floats(v any) []float64 {
+	var out []float64
+	for _, x := range v.([]any) {
+		out = append(out, x.(float64))
+	}
+	return out
+}
+
+func to32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+func to64(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	mk := func() ([]Param, Optimizer) {
+		p := []Param{{Name: "w", Data: []float32{1, 2}, Decay: true}, {Name: "b", Data: []float32{3}}}
+		opt, _ := NewAdamW(p, AdamWConfig{Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1})
+		return p, opt
+	}
+	grads := [][]float32{{0.1, -0.2}, {0.3}}
+	p1, o1 := mk()
+	for range 3 {
+		o1.Step(0.01, grads)
+	}
+	// a second optimizer restored from the first's state takes the same next step
+	p2, o2 := mk()
+	copy(p2[0].Data, p1[0].Data)
+	copy(p2[1].Data, p1[1].Data)
+	if err := o2.SetState(o1.State(), o1.Steps()); err != nil {
+		t.Fatal(err)
+	}
+	o1.Step(0.01, grads)
+	o2.Step(0.01, grads)
+	for i := range p1 {
+		for j := range p1[i].Data {
+			if p1[i].Data[j] != p2[i].Data[j] {
+				t.Errorf("after restore: %s[%d] = %v, uninterrupted %v", p1[i].Name, j, p2[i].Data[j], p1[i].Data[j])
+			}
+		}
+	}
+	if err := o2.SetState(map[string][]float32{"w.m": {1}}, 1); err == nil {
+		t.Error("SetState accepted a state of the wrong shape")
+	}
+}
+
+func TestConfigAndGradientErrors(t *testing.T) {
+	p := []Param{{Name: "w", Data: []float32{1, 2}}}
+	if _, err := NewSGD(p, SGDConfig{Nesterov: true}); err == nil {
+		t.Error("Nesterov without momentum accepted")
+	}
+	if _, err := NewAdamW(p, AdamWConfig{Beta1: 1, Beta2: 0.9, Eps: 1e-8}); err == nil {
+		t.Error("beta1 = 1 accepted")
+	}
+	s, _ := NewSGD(p, SGDConfig{})
+	if err := s.Step(0.1, [][]float32{{1}}); err == nil {
+		t.Error("a gradient of the wrong size accepted")
+	}
+}
+
+func TestClipGradNorm(t *testing.T) {
+	g := [][]float32{{3, 0}, {4}}
+	if n := ClipGradNorm(g, 1); n != 5 {
+		t.Errorf("norm %v, want 5", n)
+	}
+	if got := math.Hypot(float64(g[0][0]), float64(g[1][0])); !near(got, 1, 1e-5) {
+		t.Errorf("norm after clipping %v, want 1", got)
+	}
+	h := [][]float32{{0.3, 0.4}}
+	ClipGradNorm(h, 1)
+	if h[0][0] != 0.3 {
+		t.Error("a gradient under the limit was scaled")
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	tests := []struct {
+		s    Schedule
+		want map[int]float64
+	}{
+		{Constant{0.1}, map[int]float64{0: 0.1, 1000: 0.1}},
+		{StepDecay{Rate: 1, Every: 10, Gamma: 0.1}, map[int]float64{0: 1, 9: 1, 10: 0.1, 25: 0.01}},
+		{Cosine{Peak: 1, Min: 0, Warmup: 10, Total: 110}, map[int]float64{0: 0.1, 9: 1, 10: 1, 60: 0.5, 110: 0, 500: 0}},
+		{Triangular{Peak: 2, Total: 100, Warmup: 0.2, Start: 0.1, End: 0}, map[int]float64{0: 0.2, 10: 1.1, 20: 2, 60: 1, 100: 0, 150: 0}},
+	}
+	for _, tc := range tests {
+		for step, want := range tc.want {
+			if got := tc.s.LR(step); !near(got, want, 1e-12) {
+				t.Errorf("%v at step %d: %v, want %v", tc.s, step, got, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package optim
+
+import "fmt"
+
+// SGDConfig holds SGD's options, as torch.optim.SGD's.
+type SGDConfig struct {
+	Momentum    float64 // e.g. 0.9; 0 for plain SGD
+	Dampening   float64 // usually 0
+	Nesterov    bool    // needs Momentum > 0 and Dampening 0
+	WeightDecay float64 // L2 penalty added to the gradient of Decay parameters, e.g. 5e-4
+}
+
+// SGD is stochastic gradient descent with momentum, PyTorch's update rule: with g the
+// gradient plus WeightDecay*p (for Decay parameters),
+//
+//	b = g (first step),  b = Momentum*b + (1-Dampening)*g (later steps)
+//	d = g + Momentum*b (Nesterov),  d = b (otherwise)
+//	p = p - lr*d
+type SGD struct {
+	cfg    SGDConfig
+	params []Param
+	buf    [][]float32
+	steps  int
+}
+
+// NewSGD returns SGD over params.
+func NewSGD(params []Param, cfg SGDConfig) (*SGD, error) {
+	if cfg.Momentum < 0 || cfg.WeightDecay < 0 || cfg.Dampening < 0 {
+		return nil, fmt.Errorf("optim: SGD momentum %v, dampening %v, weight decay %v: want >= 0", cfg.Momentum, cfg.Dampening, cfg.WeightDecay)
+	}
+	if cfg.Nesterov && (cfg.Momentum == 0 || cfg.Dampening != 0) {
+		return nil, fmt.Errorf("optim: Nesterov momentum needs momentum > 0 and dampening 0")
+	}
+	s := &SGD{cfg: cfg, params: params}
+	if cfg.Momentum != 0 {
+		s.buf = buffers(params)
+	}
+	return s, nil
+}
+
+// Step applies one update.
+func (s *SGD) Step(lr float64, grads [][]float32) error {
+	if err := checkGrads(s.params, grads); err != nil {
+		return err
+	}
+	mu, damp := float32(s.cfg.Momentum), float32(1-s.cfg.Dampening)
+	for i, p := range s.params {
+		wd := float32(0)
+		if p.Decay {
+			wd = float32(s.cfg.WeightDecay)
+		}
+		w, g := p.Data, grads[i]
+		if mu == 0 {
+			for j := range w {
+				w[j] -= float32(lr) * (g[j] + wd*w[j])
+			}
+			continue
+		}
+		b := s.buf[i]
+		for j := range w {
+			d := g[j] + wd*w[j]
+			if s.steps == 0 {
+				b[j] = d
+			} else {
+				b[j] = mu*b[j] + damp*d
+			}
+			if s.cfg.Nesterov {
+				d += mu * b[j]
+			} else {
+				d = b[j]
+			}
+			w[j] -= float32(lr) * d
+		}
+	}
+	s.steps++
+	return nil
+}
+
+// Steps returns the number of steps taken.
+func (s *SGD) Steps() int { return s.steps }
+
+// State returns the momentum buffers, named "<param>.momentum".
+func (s *SGD) State() map[string][]float32 {
+	st := map[string][]float32{}
+	for i, b := range s.buf {
+		st[s.params[i].Name+".momentum"] = b
+	}
+	return st
+}
+
+// SetState restores momentum buffers and the step count.
+func (s *SGD) SetState(state map[string][]float32, steps int) error {
+	if s.buf != nil {
+		if err := restore(s.params, s.buf, ".momentum", state); err != nil {
+			return err
+		}
+	}
+	s.steps = steps
+	return nil
+}
