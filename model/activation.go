@@ -1,0 +1,138 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"xent/internal/graphop"
+)
+
+// reluKernel is y = max(x, 0), dx = dy * [y > 0], on a tensor of any shape. (Gorgonia's
+// Rectify builds x * (x >= 0) from two full temporaries.)
+type reluKernel[T graphop.Float] struct {
+	dims  int
+	y, dx *tensor.Dense
+}
+
+func (k *reluKernel[T]) String() string  { return fmt.Sprintf("xent.ReLU{%dd}", k.dims) }
+func (k *reluKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (k *reluKernel[T]) Types() ([]hm.Type, hm.Type) {
+	t := gorgonia.TensorType{Dims: k.dims, Of: typeA}
+	return []hm.Type{t}, t
+}
+func (k *reluKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
+
+func (k *reluKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	x, err := graphop.Data[T](in[0], "relu input")
+	if err != nil {
+		return nil, err
+	}
+	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
+	y := k.y.Data().([]T)
+	for i, v := range x {
+		y[i] = max(v, 0)
+	}
+	return k.y, nil
+}
+
+func (k *reluKernel[T]) Backward(_ int, in []gorgonia.Value, out, grad gorgonia.Value) (gorgonia.Value, error) {
+	y, err := graphop.Data[T](out, "relu output")
+	if err != nil {
+		return nil, err
+	}
+	dy, err := graphop.Data[T](grad, "relu output gradient")
+	if err != nil {
+		return nil, err
+	}
+	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
+	dx := k.dx.Data().([]T)
+	for i, v := range y {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+	return k.dx, nil
+}
+
+func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
+	d := x.Shape().Dims()
+	if x.Dtype() == tensor.Float64 {
+		return graphop.Apply(&reluKernel[float64]{dims: d}, x)
+	}
+	return graphop.Apply(&reluKernel[float32]{dims: d}, x)
+}
+
+// dropoutKernel zeroes each element with probability p and scales the others by 1/(1-p),
+// so that the expected value is unchanged; the gradient goes through the same mask with the
+// same scale. (Gorgonia's Dropout scales its gradient by 1/p.) The mask of a pass is drawn
+// from a generator seeded by (seed, pass number), so a run is reproducible.
+type dropoutKernel[T graphop.Float] struct {
+	p     float64
+	seed  uint64
+	dims  int
+	calls uint64
+	mask  []T // 0 or 1/(1-p)
+	y, dx *tensor.Dense
+}
+
+func (k *dropoutKernel[T]) String() string {
+	return fmt.Sprintf("xent.Dropout{p=%v seed=%d %dd}", k.p, k.seed, k.dims)
+}
+func (k *dropoutKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (k *dropoutKernel[T]) Types() ([]hm.Type, hm.Type) {
+	t := gorgonia.TensorType{Dims: k.dims, Of: typeA}
+	return []hm.Type{t}, t
+}
+func (k *dropoutKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
+	return in[0].Clone(), nil
+}
+
+func (k *dropoutKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	x, err := graphop.Data[T](in[0], "dropout input")
+	if err != nil {
+		return nil, err
+	}
+	k.calls++
+	rng := rand.New(rand.NewPCG(k.seed, k.calls))
+	if len(k.mask) != len(x) {
+		k.mask = make([]T, len(x))
+	}
+	scale := T(1 / (1 - k.p))
+	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
+	y := k.y.Data().([]T)
+	for i, v := range x {
+		k.mask[i] = 0
+		if rng.Float64() >= k.p {
+			k.mask[i] = scale
+		}
+		y[i] = v * k.mask[i]
+	}
+	return k.y, nil
+}
+
+func (k *dropoutKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	dy, err := graphop.Data[T](grad, "dropout output gradient")
+	if err != nil {
+		return nil, err
+	}
+	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
+	dx := k.dx.Data().([]T)
+	for i, v := range dy {
+		dx[i] = v * k.mask[i]
+	}
+	return k.dx, nil
+}
+
+func dropout(x *gorgonia.Node, p float64, seed uint64) (*gorgonia.Node, error) {
+	d := x.Shape().Dims()
+	if x.Dtype() == tensor.Float64 {
+		return graphop.Apply(&dropoutKernel[float64]{p: p, seed: seed, dims: d}, x)
+	}
+	return graphop.Apply(&dropoutKernel[float32]{p: p, seed: seed, dims: d}, x)
+}

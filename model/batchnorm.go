@@ -1,0 +1,176 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"xent/internal/graphop"
+)
+
+// bnKernel is BatchNorm2d over x [N,C,H,W] with scale g [C] and shift b [C], as PyTorch's:
+//
+//	training:   mu, var = mean and biased variance of channel c over N,H,W;
+//	            y = g*(x - mu)/sqrt(var + eps) + b;
+//	            running = (1-momentum)*running + momentum*(mu, unbiased var)
+//	evaluation: y = g*(x - running mean)/sqrt(running var + eps) + b
+//
+// with, in training, xhat = (x - mu)/sqrt(var + eps) and M = N*H*W:
+//
+//	db = sum dy,  dg = sum dy*xhat,  dx = g/sqrt(var + eps) * (dy - db/M - xhat*dg/M)
+//
+// and in evaluation dx = g/sqrt(running var + eps) * dy. The running statistics live in
+// tensors shared by the training and evaluation graphs of a model (and saved with it); only
+// the training graph's op changes them. (Gorgonia's BatchNorm zeroes them whenever a
+// machine is built and flips a shared op to inference.)
+type bnKernel[T graphop.Float] struct {
+	train        bool
+	momentum     float64
+	eps          float64
+	runMean      []T // [C], shared with the other graph
+	runVar       []T
+	mean, invStd []float64 // of the last forward, per channel
+	y, dx        *tensor.Dense
+	dg, db       *tensor.Dense
+}
+
+func (k *bnKernel[T]) String() string {
+	return fmt.Sprintf("xent.BatchNorm2d{train=%v momentum=%v eps=%v stats=%p}", k.train, k.momentum, k.eps, k.runMean)
+}
+func (k *bnKernel[T]) DiffWRT() []bool { return []bool{true, true, true} }
+func (k *bnKernel[T]) Types() ([]hm.Type, hm.Type) {
+	return []hm.Type{tensor4, vectorA, vectorA}, tensor4
+}
+
+func (k *bnKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
+	x := in[0]
+	if x.Dims() != 4 || in[1].TotalSize() != x[1] || in[2].TotalSize() != x[1] {
+		return nil, fmt.Errorf("batchnorm of %v with scale %v and shift %v: want [N,C,H,W], [C], [C]", x, in[1], in[2])
+	}
+	return x.Clone(), nil
+}
+
+// channel visits the elements of channel c of x [N,C,HW] image by image.
+func channel[T graphop.Float](x []T, n, c, ch, hw int, f func(seg []T, off int)) {
+	for i := range n {
+		off := (i*ch + c) * hw
+		f(x[off:off+hw], off)
+	}
+}
+
+func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	x, err := graphop.Data[T](in[0], "batchnorm input")
+	if err != nil {
+		return nil, err
+	}
+	g, _ := graphop.Data[T](in[1], "batchnorm scale")
+	b, _ := graphop.Data[T](in[2], "batchnorm shift")
+	s := in[0].Shape()
+	n, ch, hw := s[0], s[1], s[2]*s[3]
+	m := float64(n * hw)
+	k.y = graphop.Reused[T](k.y, s...)
+	y := k.y.Data().([]T)
+	if len(k.mean) != ch {
+		k.mean, k.invStd = make([]float64, ch), make([]float64, ch)
+	}
+	for c := range ch {
+		mean, variance := float64(k.runMean[c]), float64(k.runVar[c])
+		if k.train {
+			var sum, sq float64
+			channel(x, n, c, ch, hw, func(seg []T, _ int) {
+				for _, v := range seg {
+					sum += float64(v)
+				}
+			})
+			mean = sum / m
+			channel(x, n, c, ch, hw, func(seg []T, _ int) {
+				for _, v := range seg {
+					d := float64(v) - mean
+					sq += d * d
+				}
+			})
+			variance = sq / m
+			unbiased := sq / math.Max(m-1, 1)
+			k.runMean[c] = T((1-k.momentum)*float64(k.runMean[c]) + k.momentum*mean)
+			k.runVar[c] = T((1-k.momentum)*float64(k.runVar[c]) + k.momentum*unbiased)
+		}
+		inv := 1 / math.Sqrt(variance+k.eps)
+		k.mean[c], k.invStd[c] = mean, inv
+		scale, shift := T(float64(g[c])*inv), T(float64(b[c])-float64(g[c])*inv*mean)
+		channel(x, n, c, ch, hw, func(seg []T, off int) {
+			out := y[off : off+hw]
+			for i, v := range seg {
+				out[i] = v*scale + shift
+			}
+		})
+	}
+	return k.y, nil
+}
+
+func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	x, err := graphop.Data[T](in[0], "batchnorm input")
+	if err != nil {
+		return nil, err
+	}
+	g, _ := graphop.Data[T](in[1], "batchnorm scale")
+	dy, err := graphop.Data[T](grad, "batchnorm output gradient")
+	if err != nil {
+		return nil, err
+	}
+	s := in[0].Shape()
+	n, ch, hw := s[0], s[1], s[2]*s[3]
+	m := float64(n * hw)
+	// per channel: db = sum dy, dg = sum dy*xhat
+	dbs, dgs := make([]float64, ch), make([]float64, ch)
+	for c := range ch {
+		mean, inv := k.mean[c], k.invStd[c]
+		channel(x, n, c, ch, hw, func(seg []T, off int) {
+			for i, v := range seg {
+				d := float64(dy[off+i])
+				dbs[c] += d
+				dgs[c] += d * (float64(v) - mean) * inv
+			}
+		})
+	}
+	switch wrt {
+	case 1, 2:
+		out, src := &k.dg, dgs
+		if wrt == 2 {
+			out, src = &k.db, dbs
+		}
+		*out = graphop.Reused[T](*out, ch)
+		d := (*out).Data().([]T)
+		for c := range ch {
+			d[c] = T(src[c])
+		}
+		return *out, nil
+	}
+	k.dx = graphop.Reused[T](k.dx, s...)
+	dx := k.dx.Data().([]T)
+	for c := range ch {
+		mean, inv, gc := k.mean[c], k.invStd[c], float64(g[c])
+		channel(x, n, c, ch, hw, func(seg []T, off int) {
+			for i, v := range seg {
+				d := float64(dy[off+i])
+				if k.train {
+					xhat := (float64(v) - mean) * inv
+					d -= dbs[c]/m + xhat*dgs[c]/m
+				}
+				dx[off+i] = T(gc * inv * d)
+			}
+		})
+	}
+	return k.dx, nil
+}
+
+func batchNorm(x, g, b *gorgonia.Node, runMean, runVar tensor.Tensor, train bool, momentum, eps float64) (*gorgonia.Node, error) {
+	if x.Dtype() == tensor.Float64 {
+		return graphop.Apply(&bnKernel[float64]{train: train, momentum: momentum, eps: eps,
+			runMean: runMean.Data().([]float64), runVar: runVar.Data().([]float64)}, x, g, b)
+	}
+	return graphop.Apply(&bnKernel[float32]{train: train, momentum: momentum, eps: eps,
+		runMean: runMean.Data().([]float32), runVar: runVar.Data().([]float32)}, x, g, b)
+}

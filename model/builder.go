@@ -1,0 +1,256 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// A Layer is one row of a model's summary.
+type Layer struct {
+	Name   string
+	Kind   string
+	Out    tensor.Shape // per batch
+	Params int          // trainable scalars
+	MACs   int64        // multiply-accumulates per image, forward
+}
+
+// A Builder adds layers to one graph, taking their tensors from a Params store (and making
+// them there the first time). Each method returns the layer's output node; the first error
+// sticks, later calls return nil, and Err reports it, so a model reads as a list of layers.
+type Builder struct {
+	g       *gorgonia.ExprGraph
+	train   bool
+	init    Init
+	dt      tensor.Dtype
+	params  *Params
+	rng     *rand.Rand
+	seed    uint64
+	nodes   []*gorgonia.Node // trainable parameter nodes, in Params order
+	byParam map[string]*gorgonia.Node
+	layers  []Layer
+	names   map[string]bool
+	err     error
+}
+
+func newBuilder(g *gorgonia.ExprGraph, params *Params, train bool, init Init, dt tensor.Dtype, seed uint64) *Builder {
+	return &Builder{g: g, train: train, init: init, dt: dt, params: params, seed: seed,
+		rng: rand.New(rand.NewPCG(seed, 0x696e6974)), byParam: map[string]*gorgonia.Node{}, names: map[string]bool{}}
+}
+
+// Training reports whether the builder makes the training graph (BatchNorm on batch
+// statistics, dropout on) or the evaluation graph.
+func (b *Builder) Training() bool { return b.train }
+
+// Err returns the first error met.
+func (b *Builder) Err() error { return b.err }
+
+func (b *Builder) fail(err error) *gorgonia.Node {
+	if b.err == nil {
+		b.err = err
+	}
+	return nil
+}
+
+// ok reports whether building may go on: no error yet and every input present.
+func (b *Builder) ok(xs ...*gorgonia.Node) bool {
+	for _, x := range xs {
+		if x == nil && b.err == nil {
+			b.err = fmt.Errorf("model: a layer's input is nil")
+		}
+	}
+	return b.err == nil
+}
+
+// layer names a layer, checking that the name is new.
+func (b *Builder) layer(name string) bool {
+	if b.names[name] {
+		b.fail(fmt.Errorf("model: two layers named %q", name))
+		return false
+	}
+	b.names[name] = true
+	return true
+}
+
+// param returns the graph node of a tensor, making the tensor if the store lacks it.
+func (b *Builder) param(name string, shape []int, fill func([]float64), trainable, decay bool) *gorgonia.Node {
+	p, err := b.params.get(name, b.dt, shape, fill, trainable, decay)
+	if err != nil {
+		return b.fail(err)
+	}
+	if n, ok := b.byParam[name]; ok {
+		return n
+	}
+	n := gorgonia.NewTensor(b.g, b.dt, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithValue(p.T))
+	b.byParam[name] = n
+	if trainable {
+		b.nodes = append(b.nodes, n)
+	}
+	return n
+}
+
+func (b *Builder) add(out *gorgonia.Node, err error, row Layer) *gorgonia.Node {
+	if err != nil {
+		return b.fail(fmt.Errorf("model: %s: %w", row.Name, err))
+	}
+	row.Out = out.Shape().Clone()
+	b.layers = append(b.layers, row)
+	return out
+}
+
+// Linear is y = x w^T + b for x [N,I], with w [out,I] and b [out] named name+".weight" and
+// name+".bias" (PyTorch's layout and names).
+func (b *Builder) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node {
+	if !b.ok(x) || !b.layer(name) {
+		return nil
+	}
+	if x.Shape().Dims() != 2 {
+		return b.fail(fmt.Errorf("model: %s: input %v, want [N, features] (Flatten first)", name, x.Shape()))
+	}
+	in := x.Shape()[1]
+	wf, bf := weightInit(b.init, b.rng, in, out)
+	w := b.param(name+".weight", []int{out, in}, wf, true, true)
+	bias := b.param(name+".bias", []int{out}, bf, true, false)
+	if !b.ok(w, bias) {
+		return nil
+	}
+	y, err := linear(x, w, bias)
+	return b.add(y, err, Layer{Name: name, Kind: "linear", Params: out*in + out, MACs: int64(in * out)})
+}
+
+// Conv2d is a convolution of x [N,C,H,W] with out filters of kernel x kernel taps, stride
+// and zero padding pad, plus a bias: weight [out,C,kernel,kernel], bias [out].
+func (b *Builder) Conv2d(name string, x *gorgonia.Node, out, kernel, stride, pad int) *gorgonia.Node {
+	if !b.ok(x) || !b.layer(name) {
+		return nil
+	}
+	if x.Shape().Dims() != 4 {
+		return b.fail(fmt.Errorf("model: %s: input %v, want [N,C,H,W]", name, x.Shape()))
+	}
+	c := x.Shape()[1]
+	wf, bf := weightInit(b.init, b.rng, c*kernel*kernel, out*kernel*kernel)
+	w := b.param(name+".weight", []int{out, c, kernel, kernel}, wf, true, true)
+	bias := b.param(name+".bias", []int{out}, bf, true, false)
+	if !b.ok(w, bias) {
+		return nil
+	}
+	y, err := conv2d(x, w, bias, stride, pad)
+	if err != nil {
+		return b.fail(fmt.Errorf("model: %s: %w", name, err))
+	}
+	s := y.Shape()
+	return b.add(y, nil, Layer{Name: name, Kind: fmt.Sprintf("conv%dx%d/%d", kernel, kernel, stride),
+		Params: out*c*kernel*kernel + out, MACs: int64(s[1] * s[2] * s[3] * c * kernel * kernel)})
+}
+
+// BatchNorm2d normalises each channel of x [N,C,H,W]: batch statistics in the training
+// graph, running statistics (momentum 0.1, eps 1e-5, as PyTorch) in the evaluation graph.
+// Its scale starts at 1 and its shift at 0; the running mean and variance are kept as
+// name+".running_mean" and name+".running_var".
+func (b *Builder) BatchNorm2d(name string, x *gorgonia.Node) *gorgonia.Node {
+	if !b.ok(x) || !b.layer(name) {
+		return nil
+	}
+	if x.Shape().Dims() != 4 {
+		return b.fail(fmt.Errorf("model: %s: input %v, want [N,C,H,W]", name, x.Shape()))
+	}
+	c := x.Shape()[1]
+	g := b.param(name+".weight", []int{c}, constant(1), true, false)
+	sh := b.param(name+".bias", []int{c}, constant(0), true, false)
+	mean, err := b.params.get(name+".running_mean", b.dt, []int{c}, constant(0), false, false)
+	if err != nil {
+		return b.fail(err)
+	}
+	variance, err := b.params.get(name+".running_var", b.dt, []int{c}, constant(1), false, false)
+	if err != nil {
+		return b.fail(err)
+	}
+	if !b.ok(g, sh) {
+		return nil
+	}
+	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, 0.1, 1e-5)
+	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: 2 * c})
+}
+
+// ReLU is max(x, 0).
+func (b *Builder) ReLU(x *gorgonia.Node) *gorgonia.Node {
+	if !b.ok(x) {
+		return nil
+	}
+	y, err := relu(x)
+	return b.add(y, err, Layer{Name: fmt.Sprintf("relu%d", len(b.layers)), Kind: "relu"})
+}
+
+// MaxPool2d takes the max over k x k windows with stride k of x [N,C,H,W] (Gorgonia's
+// MaxPool2D, which is correct).
+func (b *Builder) MaxPool2d(x *gorgonia.Node, k int) *gorgonia.Node {
+	if !b.ok(x) {
+		return nil
+	}
+	y, err := gorgonia.MaxPool2D(x, tensor.Shape{k, k}, []int{0, 0}, []int{k, k})
+	return b.add(y, err, Layer{Name: fmt.Sprintf("maxpool%d", len(b.layers)), Kind: fmt.Sprintf("maxpool%d", k)})
+}
+
+// GlobalAvgPool averages each channel of x [N,C,H,W] to y [N,C].
+func (b *Builder) GlobalAvgPool(x *gorgonia.Node) *gorgonia.Node {
+	if !b.ok(x) {
+		return nil
+	}
+	y, err := globalAvgPool(x)
+	return b.add(y, err, Layer{Name: fmt.Sprintf("avgpool%d", len(b.layers)), Kind: "global avg pool"})
+}
+
+// Flatten reshapes x [N,...] to [N, the product of the rest].
+func (b *Builder) Flatten(x *gorgonia.Node) *gorgonia.Node {
+	if !b.ok(x) {
+		return nil
+	}
+	s := x.Shape()
+	y, err := gorgonia.Reshape(x, tensor.Shape{s[0], s.TotalSize() / s[0]})
+	return b.add(y, err, Layer{Name: fmt.Sprintf("flatten%d", len(b.layers)), Kind: "flatten"})
+}
+
+// Dropout zeroes elements with probability p in the training graph (scaling the rest by
+// 1/(1-p)); in the evaluation graph it is the identity.
+func (b *Builder) Dropout(x *gorgonia.Node, p float64) *gorgonia.Node {
+	if !b.ok(x) {
+		return nil
+	}
+	if !(p >= 0 && p < 1) {
+		return b.fail(fmt.Errorf("model: dropout probability %v outside [0, 1)", p))
+	}
+	if !b.train || p == 0 {
+		return x
+	}
+	y, err := dropout(x, p, b.seed^uint64(len(b.layers))<<32)
+	return b.add(y, err, Layer{Name: fmt.Sprintf("dropout%d", len(b.layers)), Kind: fmt.Sprintf("dropout %.2g", p)})
+}
+
+// Add is the residual sum x + y of two tensors of one shape.
+func (b *Builder) Add(x, y *gorgonia.Node) *gorgonia.Node {
+	if !b.ok(x, y) {
+		return nil
+	}
+	if !x.Shape().Eq(y.Shape()) {
+		return b.fail(fmt.Errorf("model: residual add of %v and %v", x.Shape(), y.Shape()))
+	}
+	z, err := gorgonia.Add(x, y)
+	return b.add(z, err, Layer{Name: fmt.Sprintf("add%d", len(b.layers)), Kind: "residual add"})
+}
+
+// Scale multiplies x by a constant, e.g. airbench's 1/8 on the logits.
+func (b *Builder) Scale(x *gorgonia.Node, s float64) *gorgonia.Node {
+	if !b.ok(x) {
+		return nil
+	}
+	var c *gorgonia.Node
+	if b.dt == tensor.Float64 {
+		c = gorgonia.NewConstant(s)
+	} else {
+		c = gorgonia.NewConstant(float32(s))
+	}
+	y, err := gorgonia.Mul(x, c)
+	return b.add(y, err, Layer{Name: fmt.Sprintf("scale%d", len(b.layers)), Kind: fmt.Sprintf("scale %g", s)})
+}

@@ -1,0 +1,248 @@
+package model
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"xent/internal/blas"
+	"xent/internal/graphop"
+	"xent/internal/parallel"
+)
+
+// convGeom is the shape of a 2-D convolution: x [N,C,H,W] * w [F,C,KH,KW] -> y [N,F,HO,WO]
+// with HO = (H + 2*Pad - KH)/Stride + 1 (and WO likewise).
+type convGeom struct {
+	n, c, h, w      int
+	f, kh, kw       int
+	stride, pad     int
+	ho, wo          int
+	ckk, hw, chw, o int // C*KH*KW, HO*WO, C*H*W, F*HO*WO
+}
+
+func newConvGeom(x, w tensor.Shape, stride, pad int) (convGeom, error) {
+	if x.Dims() != 4 || w.Dims() != 4 || x[1] != w[1] {
+		return convGeom{}, fmt.Errorf("conv2d of x %v with w %v: want [N,C,H,W] and [F,C,KH,KW]", x, w)
+	}
+	g := convGeom{n: x[0], c: x[1], h: x[2], w: x[3], f: w[0], kh: w[2], kw: w[3], stride: stride, pad: pad}
+	g.ho, g.wo = (g.h+2*pad-g.kh)/stride+1, (g.w+2*pad-g.kw)/stride+1
+	if stride < 1 || pad < 0 || g.ho < 1 || g.wo < 1 {
+		return g, fmt.Errorf("conv2d of x %v with w %v, stride %d, padding %d: no output", x, w, stride, pad)
+	}
+	g.ckk, g.hw, g.chw, g.o = g.c*g.kh*g.kw, g.ho*g.wo, g.c*g.h*g.w, g.f*g.ho*g.wo
+	return g, nil
+}
+
+// im2col writes col [C*KH*KW, HO*WO] from one image x [C,H,W]: row (c,i,j) holds, for
+// every output pixel, the input pixel under kernel tap (i,j) of channel c (0 in padding).
+func im2col[T graphop.Float](col, x []T, g *convGeom) {
+	for c := range g.c {
+		for i := range g.kh {
+			for j := range g.kw {
+				row := col[((c*g.kh+i)*g.kw+j)*g.hw:][:g.hw]
+				for oy := range g.ho {
+					y := oy*g.stride - g.pad + i
+					out := row[oy*g.wo : (oy+1)*g.wo]
+					if y < 0 || y >= g.h {
+						clear(out)
+						continue
+					}
+					in := x[(c*g.h+y)*g.w : (c*g.h+y+1)*g.w]
+					for ox := range out {
+						if xx := ox*g.stride - g.pad + j; xx >= 0 && xx < g.w {
+							out[ox] = in[xx]
+						} else {
+							out[ox] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds col [C*KH*KW, HO*WO] back into one image dx [C,H,W]: the adjoint of im2col.
+func col2im[T graphop.Float](dx, col []T, g *convGeom) {
+	for c := range g.c {
+		for i := range g.kh {
+			for j := range g.kw {
+				row := col[((c*g.kh+i)*g.kw+j)*g.hw:][:g.hw]
+				for oy := range g.ho {
+					y := oy*g.stride - g.pad + i
+					if y < 0 || y >= g.h {
+						continue
+					}
+					out := dx[(c*g.h+y)*g.w : (c*g.h+y+1)*g.w]
+					for ox, v := range row[oy*g.wo : (oy+1)*g.wo] {
+						if xx := ox*g.stride - g.pad + j; xx >= 0 && xx < g.w {
+							out[xx] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// convKernel computes a convolution with bias, NCHW, one image at a time as
+// y_n [F,HO*WO] = w [F,CKK] x im2col(x_n) [CKK,HO*WO] + b, images split across cores:
+//
+//	dx_n = col2im(w^T x dy_n),  dw = sum_n dy_n x im2col(x_n)^T,  db = sum_{n,p} dy_n[:,p].
+type convKernel[T graphop.Float] struct {
+	g          convGeom
+	stride     int
+	pad        int
+	cols       sync.Pool // *[]T of CKK*HO*WO, one per running chunk
+	mu         sync.Mutex
+	x, w, y    []T
+	dy, dx, dw []T
+	pass       int // 0 forward, 1 dx, 2 dw
+	y4, dx4    *tensor.Dense
+	dw4, db1   *tensor.Dense
+}
+
+func (k *convKernel[T]) col() *[]T {
+	if c, ok := k.cols.Get().(*[]T); ok && len(*c) == k.g.ckk*k.g.hw {
+		return c
+	}
+	c := make([]T, k.g.ckk*k.g.hw)
+	return &c
+}
+
+// Run does images [lo, hi) of the current pass; parallel.For calls it.
+func (k *convKernel[T]) Run(lo, hi int) {
+	g := &k.g
+	col := k.col()
+	defer k.cols.Put(col)
+	switch k.pass {
+	case 0:
+		for n := lo; n < hi; n++ {
+			im2col(*col, k.x[n*g.chw:(n+1)*g.chw], g)
+			blas.Gemm(false, false, g.f, g.hw, g.ckk, 1, k.w, g.ckk, *col, g.hw, 1, k.y[n*g.o:(n+1)*g.o], g.hw)
+		}
+	case 1:
+		for n := lo; n < hi; n++ {
+			blas.Gemm(true, false, g.ckk, g.hw, g.f, 1, k.w, g.ckk, k.dy[n*g.o:(n+1)*g.o], g.hw, 0, *col, g.hw)
+			dx := k.dx[n*g.chw : (n+1)*g.chw]
+			clear(dx)
+			col2im(dx, *col, g)
+		}
+	case 2:
+		part := make([]T, g.f*g.ckk) // this chunk's share of dw
+		for n := lo; n < hi; n++ {
+			im2col(*col, k.x[n*g.chw:(n+1)*g.chw], g)
+			blas.Gemm(false, true, g.f, g.ckk, g.hw, 1, k.dy[n*g.o:(n+1)*g.o], g.hw, *col, g.hw, 1, part, g.ckk)
+		}
+		k.mu.Lock()
+		for i, v := range part {
+			k.dw[i] += v
+		}
+		k.mu.Unlock()
+	}
+}
+
+func (k *convKernel[T]) String() string {
+	return fmt.Sprintf("xent.Conv2d{stride=%d pad=%d}", k.stride, k.pad)
+}
+
+func (k *convKernel[T]) Types() ([]hm.Type, hm.Type) {
+	return []hm.Type{tensor4, tensor4, vectorA}, tensor4
+}
+
+func (k *convKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
+	g, err := newConvGeom(in[0], in[1], k.stride, k.pad)
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{g.n, g.f, g.ho, g.wo}, nil
+}
+
+func (k *convKernel[T]) DiffWRT() []bool { return []bool{true, true, true} }
+
+// bind reads the inputs (and, for a backward pass, the upstream gradient).
+func (k *convKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) (b []T, err error) {
+	xs, ws := in[0].Shape(), in[1].Shape()
+	if k.g, err = newConvGeom(xs, ws, k.stride, k.pad); err != nil {
+		return nil, err
+	}
+	if k.x, err = graphop.Data[T](in[0], "conv input"); err != nil {
+		return nil, err
+	}
+	if k.w, err = graphop.Data[T](in[1], "conv weight"); err != nil {
+		return nil, err
+	}
+	if b, err = graphop.Data[T](in[2], "conv bias"); err != nil {
+		return nil, err
+	}
+	if grad != nil {
+		k.dy, err = graphop.Data[T](grad, "conv output gradient")
+	}
+	return b, err
+}
+
+func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	b, err := k.bind(in, nil)
+	if err != nil {
+		return nil, err
+	}
+	g := &k.g
+	k.y4 = graphop.Reused[T](k.y4, g.n, g.f, g.ho, g.wo)
+	k.y = k.y4.Data().([]T)
+	for n := range g.n { // the bias, then the GEMMs accumulate onto it
+		for f := range g.f {
+			out := k.y[n*g.o+f*g.hw : n*g.o+(f+1)*g.hw]
+			for p := range out {
+				out[p] = b[f]
+			}
+		}
+	}
+	k.pass = 0
+	parallel.For(g.n, 1, k)
+	return k.y4, nil
+}
+
+func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	if _, err := k.bind(in, grad); err != nil {
+		return nil, err
+	}
+	g := &k.g
+	switch wrt {
+	case 0:
+		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
+		k.dx, k.pass = k.dx4.Data().([]T), 1
+		parallel.For(g.n, 1, k)
+		return k.dx4, nil
+	case 1:
+		k.dw4 = graphop.Reused[T](k.dw4, g.f, g.c, g.kh, g.kw)
+		k.dw, k.pass = k.dw4.Data().([]T), 2
+		clear(k.dw)
+		parallel.For(g.n, 1, k)
+		return k.dw4, nil
+	}
+	k.db1 = graphop.Reused[T](k.db1, g.f)
+	db := k.db1.Data().([]T)
+	for f := range db {
+		var s float64
+		for n := range g.n {
+			for _, v := range k.dy[n*g.o+f*g.hw : n*g.o+(f+1)*g.hw] {
+				s += float64(v)
+			}
+		}
+		db[f] = T(s)
+	}
+	return k.db1, nil
+}
+
+// conv2d adds a convolution node: x [N,C,H,W], w [F,C,KH,KW], b [F].
+func conv2d(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
+	var k graphop.Kernel
+	if x.Dtype() == tensor.Float64 {
+		k = &convKernel[float64]{stride: stride, pad: pad}
+	} else {
+		k = &convKernel[float32]{stride: stride, pad: pad}
+	}
+	return graphop.Apply(k, x, w, b)
+}

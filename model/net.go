@@ -1,0 +1,128 @@
+package model
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// A Graph is one of a model's two graphs over the same weights.
+type Graph struct {
+	G      *gorgonia.ExprGraph
+	Input  *gorgonia.Node   // images [Batch,3,32,32]
+	Logits *gorgonia.Node   // [Batch,K]
+	Params []*gorgonia.Node // the trainable tensors' nodes, in the order of Net.Trainable
+	Batch  int
+}
+
+// A Net is a classifier: its tensors, a training graph and an evaluation graph over them.
+type Net struct {
+	Name   string
+	Params *Params
+	Train  *Graph
+	Eval   *Graph
+	Layers []Layer // the training graph's layers, for the summary
+}
+
+// Options says how to build a Net.
+type Options struct {
+	TrainBatch, EvalBatch int          // batch sizes of the two graphs
+	Dtype                 tensor.Dtype // tensor.Float32 (default) or tensor.Float64
+	Seed                  uint64       // seeds the initialisation and dropout
+	Init                  *Init        // overrides the architecture's initialisation
+}
+
+// New builds the named architecture (see Named).
+func New(name string, o Options) (*Net, error) {
+	arch, init, err := Named(name)
+	if err != nil {
+		return nil, err
+	}
+	if o.Init != nil {
+		init = *o.Init
+	}
+	return Build(name, arch, init, o)
+}
+
+// Build builds arch twice over one Params store: the training graph (batch statistics,
+// dropout) and the evaluation graph.
+func Build(name string, arch Arch, init Init, o Options) (*Net, error) {
+	if o.Dtype == (tensor.Dtype{}) {
+		o.Dtype = tensor.Float32
+	}
+	if o.TrainBatch < 1 || o.EvalBatch < 1 {
+		return nil, fmt.Errorf("model: batch sizes %d and %d, want >= 1", o.TrainBatch, o.EvalBatch)
+	}
+	n := &Net{Name: name, Params: NewParams()}
+	var err error
+	var layers []Layer
+	if n.Train, layers, err = n.build(arch, init, o, true); err != nil {
+		return nil, err
+	}
+	n.Layers = layers
+	if n.Eval, _, err = n.build(arch, init, o, false); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Net) build(arch Arch, init Init, o Options, train bool) (*Graph, []Layer, error) {
+	batch := o.EvalBatch
+	if train {
+		batch = o.TrainBatch
+	}
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewTensor(g, o.Dtype, 4, gorgonia.WithShape(batch, 3, 32, 32), gorgonia.WithName("images"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(batch, 3, 32, 32), tensor.Of(o.Dtype))))
+	b := newBuilder(g, n.Params, train, init, o.Dtype, o.Seed)
+	logits := arch(b, x)
+	if err := b.Err(); err != nil {
+		return nil, nil, err
+	}
+	if logits == nil || logits.Shape().Dims() != 2 || logits.Shape()[0] != batch {
+		return nil, nil, fmt.Errorf("model: %s gives %v, want logits [%d, classes]", n.Name, shapeOf(logits), batch)
+	}
+	return &Graph{G: g, Input: x, Logits: logits, Params: b.nodes, Batch: batch}, b.layers, nil
+}
+
+func shapeOf(x *gorgonia.Node) any {
+	if x == nil {
+		return "nothing"
+	}
+	return x.Shape()
+}
+
+// Trainable returns the trainable tensors in the order of Graph.Params.
+func (n *Net) Trainable() []*Param {
+	var out []*Param
+	for _, p := range n.Params.List() {
+		if p.Trainable {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// MACs returns the multiply-accumulates of one image's forward pass; FLOPs are twice that.
+func (n *Net) MACs() int64 {
+	var m int64
+	for _, l := range n.Layers {
+		m += l.MACs
+	}
+	return m
+}
+
+// Summary writes a table of the layers: name, kind, output shape, parameters and FLOPs per
+// image, with the totals.
+func (n *Net) Summary(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "layer\tkind\toutput\tparams\tFLOPs/img\n")
+	for _, l := range n.Layers {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\n", l.Name, l.Kind, l.Out, l.Params, 2*l.MACs)
+	}
+	fmt.Fprintf(tw, "total\t%s\t%v\t%d\t%d\n", n.Name, n.Train.Logits.Shape(), n.Params.Count(), 2*n.MACs())
+	return tw.Flush()
+}

@@ -1,0 +1,275 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// opCheck builds cost = sum(op(inputs) * R) in float64 with a fixed random R, and checks
+// the gradient of every input in wrt against central differences, and the forward value
+// against ref when given.
+func opCheck(t *testing.T, shapes [][]int, wrt []int, op func(in []*G.Node) (*G.Node, error), ref func(in [][]float64) []float64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, uint64(len(shapes))))
+	g := G.NewGraph()
+	var nodes []*G.Node
+	var data [][]float64
+	for i, s := range shapes {
+		n := tensor.Shape(s).TotalSize()
+		d := make([]float64, n)
+		for j := range d {
+			d[j] = rng.NormFloat64()
+		}
+		data = append(data, d)
+		nodes = append(nodes, G.NewTensor(g, tensor.Float64, len(s), G.WithShape(s...), G.WithName(string(rune('a'+i))),
+			G.WithValue(tensor.New(tensor.WithShape(s...), tensor.WithBacking(d)))))
+	}
+	out, err := op(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := make([]float64, out.Shape().TotalSize())
+	for i := range r {
+		r[i] = rng.NormFloat64()
+	}
+	rn := G.NewTensor(g, tensor.Float64, out.Shape().Dims(), G.WithShape(out.Shape()...), G.WithName("r"),
+		G.WithValue(tensor.New(tensor.WithShape(out.Shape()...), tensor.WithBacking(r))))
+	cost := G.Must(G.Sum(G.Must(G.HadamardProd(out, rn))))
+	var wrtNodes G.Nodes
+	for _, i := range wrt {
+		wrtNodes = append(wrtNodes, nodes[i])
+	}
+	grads, err := G.Grad(cost, wrtNodes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	run := func() float64 {
+		vm.Reset()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		return cost.Value().Data().(float64)
+	}
+	run()
+	if ref != nil {
+		got := out.Value().Data().([]float64)
+		want := ref(data)
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-9*math.Max(1, math.Abs(want[i])) {
+				t.Fatalf("forward[%d] = %v, reference %v", i, got[i], want[i])
+			}
+		}
+	}
+	analytics := make([][]float64, len(wrt)) // before any input is perturbed
+	for gi := range wrt {
+		analytics[gi] = append([]float64(nil), grads[gi].Value().Data().([]float64)...)
+	}
+	for gi, i := range wrt {
+		analytic := analytics[gi]
+		worst := 0.0
+		for j := range data[i] {
+			old := data[i][j]
+			data[i][j] = old + 1e-6
+			up := run()
+			data[i][j] = old - 1e-6
+			down := run()
+			data[i][j] = old
+			num := (up - down) / 2e-6
+			worst = math.Max(worst, math.Abs(num-analytic[j])/math.Max(1, math.Abs(num)))
+		}
+		if worst > 1e-6 {
+			t.Errorf("input %d: gradient differs from central differences by %.3g (relative)", i, worst)
+		}
+	}
+}
+
+// refConv is a direct convolution: y[n,f,oy,ox] = b[f] + sum x[n,c,oy*s-p+i,ox*s-p+j]*w[f,c,i,j].
+func refConv(x, w, b []float64, n, c, h, wd, f, k, s, p int) []float64 {
+	ho, wo := (h+2*p-k)/s+1, (wd+2*p-k)/s+1
+	y := make([]float64, n*f*ho*wo)
+	for in := range n {
+		for o := range f {
+			for oy := range ho {
+				for ox := range wo {
+					v := b[o]
+					for ch := range c {
+						for i := range k {
+							for j := range k {
+								yy, xx := oy*s-p+i, ox*s-p+j
+								if yy >= 0 && yy < h && xx >= 0 && xx < wd {
+									v += x[((in*c+ch)*h+yy)*wd+xx] * w[((o*c+ch)*k+i)*k+j]
+								}
+							}
+						}
+					}
+					y[((in*f+o)*ho+oy)*wo+ox] = v
+				}
+			}
+		}
+	}
+	return y
+}
+
+func TestConv2d(t *testing.T) {
+	for _, tc := range []struct{ n, c, h, w, f, k, s, p int }{
+		{2, 3, 5, 5, 4, 3, 1, 1},
+		{2, 2, 6, 7, 3, 3, 2, 1},
+		{1, 3, 5, 5, 2, 1, 1, 0},
+		{3, 1, 4, 4, 2, 2, 2, 0},
+		{1, 2, 5, 5, 2, 5, 1, 2},
+	} {
+		opCheck(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}, {tc.f}}, []int{0, 1, 2},
+			func(in []*G.Node) (*G.Node, error) { return conv2d(in[0], in[1], in[2], tc.s, tc.p) },
+			func(d [][]float64) []float64 {
+				return refConv(d[0], d[1], d[2], tc.n, tc.c, tc.h, tc.w, tc.f, tc.k, tc.s, tc.p)
+			})
+	}
+}
+
+func TestLinear(t *testing.T) {
+	opCheck(t, [][]int{{4, 5}, {3, 5}, {3}}, []int{0, 1, 2},
+		func(in []*G.Node) (*G.Node, error) { return linear(in[0], in[1], in[2]) },
+		func(d [][]float64) []float64 {
+			y := make([]float64, 12)
+			for n := range 4 {
+				for o := range 3 {
+					y[n*3+o] = d[2][o]
+					for i := range 5 {
+						y[n*3+o] += d[0][n*5+i] * d[1][o*5+i]
+					}
+				}
+			}
+			return y
+		})
+}
+
+func TestReLUAndPools(t *testing.T) {
+	opCheck(t, [][]int{{2, 3, 4, 4}}, []int{0}, func(in []*G.Node) (*G.Node, error) { return relu(in[0]) },
+		func(d [][]float64) []float64 {
+			y := make([]float64, len(d[0]))
+			for i, v := range d[0] {
+				y[i] = math.Max(v, 0)
+			}
+			return y
+		})
+	opCheck(t, [][]int{{2, 3, 4, 5}}, []int{0}, func(in []*G.Node) (*G.Node, error) { return globalAvgPool(in[0]) },
+		func(d [][]float64) []float64 {
+			y := make([]float64, 6)
+			for i := range y {
+				for _, v := range d[0][i*20 : (i+1)*20] {
+					y[i] += v / 20
+				}
+			}
+			return y
+		})
+	// Gorgonia's stock MaxPool2D, which the models use: checked, not trusted.
+	opCheck(t, [][]int{{2, 2, 4, 4}}, []int{0}, func(in []*G.Node) (*G.Node, error) {
+		return G.MaxPool2D(in[0], tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
+	}, nil)
+}
+
+func TestBatchNorm(t *testing.T) {
+	for _, train := range []bool{true, false} {
+		mean := tensor.New(tensor.WithBacking([]float64{0.1, -0.2, 0.3}))
+		variance := tensor.New(tensor.WithBacking([]float64{1.5, 0.5, 2}))
+		opCheck(t, [][]int{{4, 3, 2, 3}, {3}, {3}}, []int{0, 1, 2}, func(in []*G.Node) (*G.Node, error) {
+			return batchNorm(in[0], in[1], in[2], mean, variance, train, 0, 1e-5) // momentum 0: the stats stay
+		}, func(d [][]float64) []float64 {
+			x, g, b := d[0], d[1], d[2]
+			y := make([]float64, len(x))
+			for c := range 3 {
+				mu, v := mean.Data().([]float64)[c], variance.Data().([]float64)[c]
+				if train {
+					var s, ss float64
+					for n := range 4 {
+						for _, e := range x[(n*3+c)*6 : (n*3+c+1)*6] {
+							s += e
+							ss += e * e
+						}
+					}
+					mu = s / 24
+					v = ss/24 - mu*mu
+				}
+				for n := range 4 {
+					for i := (n*3 + c) * 6; i < (n*3+c+1)*6; i++ {
+						y[i] = g[c]*(x[i]-mu)/math.Sqrt(v+1e-5) + b[c]
+					}
+				}
+			}
+			return y
+		})
+	}
+}
+
+// PyTorch's running statistics: (1-m)*old + m*batch, the variance unbiased.
+func TestBatchNormRunningStats(t *testing.T) {
+	g := G.NewGraph()
+	x := []float64{1, 2, 3, 4, 10, 20, 30, 40} // [2,2,2,1]: channel 0 = 1,2,10,20; channel 1 = 3,4,30,40
+	xn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, 2, 2, 1), G.WithName("x"),
+		G.WithValue(tensor.New(tensor.WithShape(2, 2, 2, 1), tensor.WithBacking(x))))
+	gn := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("g"), G.WithValue(tensor.New(tensor.WithBacking([]float64{1, 1}))))
+	bn := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("b"), G.WithValue(tensor.New(tensor.WithBacking([]float64{0, 0}))))
+	mean, variance := tensor.New(tensor.WithBacking([]float64{0, 0})), tensor.New(tensor.WithBacking([]float64{1, 1}))
+	G.Must(batchNorm(xn, gn, bn, mean, variance, true, 0.1, 1e-5))
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	// channel 0 holds 1,2,10,20: mean 8.25, unbiased variance (7.25²+6.25²+1.75²+11.75²)/3;
+	// channel 1 holds 3,4,30,40: mean 19.25, (16.25²+15.25²+10.75²+20.75²)/3
+	wantMean := []float64{0.1 * 8.25, 0.1 * 19.25}
+	wantVar := []float64{0.9 + 0.1*(7.25*7.25+6.25*6.25+1.75*1.75+11.75*11.75)/3,
+		0.9 + 0.1*(16.25*16.25+15.25*15.25+10.75*10.75+20.75*20.75)/3}
+	for c := range 2 {
+		if m := mean.Data().([]float64)[c]; math.Abs(m-wantMean[c]) > 1e-12 {
+			t.Errorf("running mean[%d] = %v, want %v", c, m, wantMean[c])
+		}
+		if v := variance.Data().([]float64)[c]; math.Abs(v-wantVar[c]) > 1e-9 {
+			t.Errorf("running var[%d] = %v, want %v", c, v, wantVar[c])
+		}
+	}
+}
+
+func TestDropoutScale(t *testing.T) {
+	const n, p = 20000, 0.3
+	g := G.NewGraph()
+	ones := make([]float64, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	x := G.NewVector(g, tensor.Float64, G.WithShape(n), G.WithName("x"), G.WithValue(tensor.New(tensor.WithBacking(ones))))
+	y := G.Must(dropout(x, p, 1))
+	cost := G.Must(G.Sum(y))
+	grads, err := G.Grad(cost, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	out, dx := y.Value().Data().([]float64), grads[0].Value().Data().([]float64)
+	var mean, dropped float64
+	for i, v := range out {
+		mean += v / n
+		if v == 0 {
+			dropped++
+		} else if math.Abs(v-1/(1-p)) > 1e-12 {
+			t.Fatalf("kept element %v, want 1/(1-p) = %v", v, 1/(1-p))
+		}
+		if dx[i] != v { // d(sum y)/dx = the same mask and scale
+			t.Fatalf("gradient[%d] = %v, forward %v", i, dx[i], v)
+		}
+	}
+	if math.Abs(mean-1) > 0.02 || math.Abs(dropped/n-p) > 0.02 {
+		t.Errorf("mean %v (want 1), dropped %v (want %v)", mean, dropped/n, p)
+	}
+}
