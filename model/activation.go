@@ -98,8 +98,7 @@ func (k *dropoutKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) 
 	if err != nil {
 		return nil, err
 	}
-	k.calls++
-	rng := rand.New(rand.NewPCG(k.seed, k.calls))
+	rng := rand.New(rand.NewPCG(k.seed, *k.step))
 	if len(k.mask) != len(x) {
 		k.mask = make([]T, len(x))
 	}
@@ -129,10 +128,10 @@ func (k *dropoutKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia
 	return k.dx, nil
 }
 
-func dropout(x *gorgonia.Node, p float64, seed uint64) (*gorgonia.Node, error) {
+func dropout(x *gorgonia.Node, p float64, seed uint64, step *uint64) (*gorgonia.Node, error) {
 	d := x.Shape().Dims()
 	if x.Dtype() == tensor.Float64 {
-		return graphop.Apply(&dropoutKernel[float64]{p: p, seed: seed, dims: d}, x)
+		return graphop.Apply(&dropoutKernel[float64]{p: p, seed: seed, dims: d, step: step}, x)
 	}
-	return graphop.Apply(&dropoutKernel[float32]{p: p, seed: seed, dims: d}, x)
+	return graphop.Apply(&dropoutKernel[float32]{p: p, seed: seed, dims: d, step: step}, x)
 }

@@ -28,6 +28,7 @@ type Builder struct {
 	params  *Params
 	rng     *rand.Rand
 	seed    uint64
+	step    *uint64 // the model's training step, for dropout masks
 	nodes   []*gorgonia.Node // trainable parameter nodes, in Params order
 	byParam map[string]*gorgonia.Node
 	layers  []Layer
@@ -35,8 +36,8 @@ type Builder struct {
 	err     error
 }
 
-func newBuilder(g *gorgonia.ExprGraph, params *Params, train bool, init Init, dt tensor.Dtype, seed uint64) *Builder {
-	return &Builder{g: g, train: train, init: init, dt: dt, params: params, seed: seed,
+func newBuilder(g *gorgonia.ExprGraph, params *Params, train bool, init Init, dt tensor.Dtype, seed uint64, step *uint64) *Builder {
+	return &Builder{g: g, train: train, init: init, dt: dt, params: params, seed: seed, step: step,
 		rng: rand.New(rand.NewPCG(seed, 0x696e6974)), byParam: map[string]*gorgonia.Node{}, names: map[string]bool{}}
 }
 
@@ -224,7 +225,7 @@ func (b *Builder) Dropout(x *gorgonia.Node, p float64) *gorgonia.Node {
 	if !b.train || p == 0 {
 		return x
 	}
-	y, err := dropout(x, p, b.seed^uint64(len(b.layers))<<32)
+	y, err := dropout(x, p, b.seed^uint64(len(b.layers))<<32, b.step)
 	return b.add(y, err, Layer{Name: fmt.Sprintf("dropout%d", len(b.layers)), Kind: fmt.Sprintf("dropout %.2g", p)})
 }
 

@@ -87,6 +87,9 @@ func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 	}
 }
 
+// dwGroups is the number of groups of images whose shares of dw are summed in order.
+const dwGroups = 8
+
 // convKernel computes a convolution with bias, NCHW, one image at a time as
 // y_n [F,HO*WO] = w [F,CKK] x im2col(x_n) [CKK,HO*WO] + b, images split across cores:
 //
@@ -96,7 +99,7 @@ type convKernel[T graphop.Float] struct {
 	stride     int
 	pad        int
 	cols       sync.Pool // *[]T of CKK*HO*WO, one per running chunk
-	mu         sync.Mutex
+	parts      []T       // [dwGroups, F, CKK]: each group's share of dw
 	x, w, y    []T
 	dy, dx, dw []T
 	pass       int // 0 forward, 1 dx, 2 dw
@@ -130,17 +133,15 @@ func (k *convKernel[T]) Run(lo, hi int) {
 			clear(dx)
 			col2im(dx, *col, g)
 		}
-	case 2:
-		part := make([]T, g.f*g.ckk) // this chunk's share of dw
-		for n := lo; n < hi; n++ {
-			im2col(*col, k.x[n*g.chw:(n+1)*g.chw], g)
-			blas.Gemm(false, true, g.f, g.ckk, g.hw, 1, k.dy[n*g.o:(n+1)*g.o], g.hw, *col, g.hw, 1, part, g.ckk)
+	case 2: // rows are groups of images; group i's share of dw goes to parts[i]
+		for grp := lo; grp < hi; grp++ {
+			part := k.parts[grp*g.f*g.ckk : (grp+1)*g.f*g.ckk]
+			clear(part)
+			for n := grp * g.n / dwGroups; n < (grp+1)*g.n/dwGroups; n++ {
+				im2col(*col, k.x[n*g.chw:(n+1)*g.chw], g)
+				blas.Gemm(false, true, g.f, g.ckk, g.hw, 1, k.dy[n*g.o:(n+1)*g.o], g.hw, *col, g.hw, 1, part, g.ckk)
+			}
 		}
-		k.mu.Lock()
-		for i, v := range part {
-			k.dw[i] += v
-		}
-		k.mu.Unlock()
 	}
 }
 
@@ -216,10 +217,20 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		parallel.For(g.n, 1, k)
 		return k.dx4, nil
 	case 1:
+		// dw sums over images in a fixed grouping and order, whatever the number of cores, so
+		// that training is bit-for-bit reproducible (and resumable).
 		k.dw4 = graphop.Reused[T](k.dw4, g.f, g.c, g.kh, g.kw)
 		k.dw, k.pass = k.dw4.Data().([]T), 2
-		clear(k.dw)
-		parallel.For(g.n, 1, k)
+		if len(k.parts) != dwGroups*g.f*g.ckk {
+			k.parts = make([]T, dwGroups*g.f*g.ckk)
+		}
+		parallel.For(dwGroups, 1, k)
+		copy(k.dw, k.parts[:g.f*g.ckk])
+		for grp := 1; grp < dwGroups; grp++ {
+			for i, v := range k.parts[grp*g.f*g.ckk : (grp+1)*g.f*g.ckk] {
+				k.dw[i] += v
+			}
+		}
 		return k.dw4, nil
 	}
 	k.db1 = graphop.Reused[T](k.db1, g.f)

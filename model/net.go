@@ -25,7 +25,12 @@ type Net struct {
 	Train  *Graph
 	Eval   *Graph
 	Layers []Layer // the training graph's layers, for the summary
+	step   uint64
 }
+
+// SetStep tells the model which training step runs next: dropout draws its masks from
+// (seed, step), so a resumed run repeats them.
+func (n *Net) SetStep(step int) { n.step = uint64(step) }
 
 // Options says how to build a Net.
 type Options struct {
@@ -77,7 +82,7 @@ func (n *Net) build(arch Arch, init Init, o Options, train bool) (*Graph, []Laye
 	g := gorgonia.NewGraph()
 	x := gorgonia.NewTensor(g, o.Dtype, 4, gorgonia.WithShape(batch, 3, 32, 32), gorgonia.WithName("images"),
 		gorgonia.WithValue(tensor.New(tensor.WithShape(batch, 3, 32, 32), tensor.Of(o.Dtype))))
-	b := newBuilder(g, n.Params, train, init, o.Dtype, o.Seed)
+	b := newBuilder(g, n.Params, train, init, o.Dtype, o.Seed, &n.step)
 	logits := arch(b, x)
 	if err := b.Err(); err != nil {
 		return nil, nil, err

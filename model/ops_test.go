@@ -245,7 +245,8 @@ func TestDropoutScale(t *testing.T) {
 		ones[i] = 1
 	}
 	x := G.NewVector(g, tensor.Float64, G.WithShape(n), G.WithName("x"), G.WithValue(tensor.New(tensor.WithBacking(ones))))
-	y := G.Must(dropout(x, p, 1))
+	var step uint64 = 3
+	y := G.Must(dropout(x, p, 1, &step))
 	cost := G.Must(G.Sum(y))
 	grads, err := G.Grad(cost, x)
 	if err != nil {
