@@ -71,13 +71,13 @@ func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
 // dropoutKernel zeroes each element with probability p and scales the others by 1/(1-p),
 // so that the expected value is unchanged; the gradient goes through the same mask with the
 // same scale. (Gorgonia's Dropout scales its gradient by 1/p.) The mask of a pass is drawn
-// from a generator seeded by (seed, pass number), so a run is reproducible.
+// from a generator seeded by (seed, training step), so a run, and a resumed run, repeats.
 type dropoutKernel[T graphop.Float] struct {
 	p     float64
 	seed  uint64
 	dims  int
-	calls uint64
-	mask  []T // 0 or 1/(1-p)
+	step  *uint64 // the model's step counter, which the training loop sets
+	mask  []T     // 0 or 1/(1-p)
 	y, dx *tensor.Dense
 }
 
