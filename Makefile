@@ -25,6 +25,8 @@ lossbench:
 	$(FAST) $(GO) build -o bin/lossbench ./cmd/lossbench
 	./bin/lossbench $(FLAGS)
 
+# Trains the default recipe (-preset quick); fetches CIFAR-10 first if it is not in
+# $$CIFAR10_DIR (or -data DIR, or ~/.cache/cifar10/cifar-10-batches-bin). FLAGS='...' adds flags.
 train:
-	@if [ ! -d cmd/train ]; then echo "make train: cmd/train is not in this tree yet (see the open issues)"; exit 1; fi
-	$(FAST) $(GO) run ./cmd/train $(FLAGS)
+	$(FAST) $(GO) build -o bin/train ./cmd/train
+	mkdir -p runs && ./bin/train -download -metrics runs/train.jsonl -checkpoint-dir runs/checkpoints $(FLAGS)

@@ -1,0 +1,137 @@
+// Package train is xent's training loop: data, model, loss, optimizer, evaluation,
+// metrics and checkpoints, driven by one Config. cmd/train is a thin command over Run.
+package train
+
+import (
+	"fmt"
+	"strings"
+
+	"xent/model"
+)
+
+// Config is a whole run. Every field says its unit; flags of cmd/train fill it, a preset
+// gives its defaults, and it is printed at the start and saved in every checkpoint and
+// metrics line.
+type Config struct {
+	Data            string  `json:"data"`             // cifar-10-batches-bin folder; "" = $CIFAR10_DIR, else ~/.cache/cifar10/cifar-10-batches-bin
+	Download        bool    `json:"download"`         // fetch the official archive if the folder is absent
+	Model           string  `json:"model"`            // architecture, e.g. cnn-small, resnet9-32 (see model.Names)
+	Epochs          int     `json:"epochs"`           // passes over the training images, e.g. 10
+	Batch           int     `json:"batch"`            // images per step, e.g. 128
+	EvalBatch       int     `json:"eval_batch"`       // images per evaluation pass, e.g. 500
+	LR              float64 `json:"lr"`               // peak learning rate, e.g. 0.05
+	Optimizer       string  `json:"optimizer"`        // sgd | adamw
+	Schedule        string  `json:"schedule"`         // constant | step | cosine | triangular
+	WD              float64 `json:"wd"`               // weight decay (L2 for sgd, decoupled for adamw), e.g. 5e-4
+	Momentum        float64 `json:"momentum"`         // sgd momentum, e.g. 0.9 (adamw: beta1)
+	Nesterov        bool    `json:"nesterov"`         // sgd with Nesterov momentum
+	LabelSmoothing  float64 `json:"label_smoothing"`  // eps of the smoothed target, e.g. 0.1
+	Augment         string  `json:"augment"`          // comma list of crop, reflect, flip, altflip; or none
+	Seed            uint64  `json:"seed"`             // seeds initialisation, order and augmentation
+	Threads         int     `json:"threads"`          // GOMAXPROCS; 0 = every core
+	CheckpointDir   string  `json:"checkpoint_dir"`   // where checkpoints go; "" = none
+	CheckpointEvery int     `json:"checkpoint_every"` // steps between checkpoints; 0 = at epoch ends only
+	Keep            int     `json:"keep"`             // step checkpoints kept (and the best)
+	Resume          bool    `json:"resume"`           // continue from the newest checkpoint in CheckpointDir
+	Metrics         string  `json:"metrics"`          // JSON-lines file, one line per epoch; "" = none
+	Plot            string  `json:"plot"`             // PNG of the curves; "" = Metrics with .png
+	Subset          int     `json:"subset"`           // use only the first N training images; 0 = all
+	Preset          string  `json:"preset"`           // the recipe the defaults came from
+	CPUProfile      string  `json:"cpuprofile"`       // write a CPU profile here
+}
+
+// Presets are complete recipes; flags given explicitly override their fields.
+var Presets = map[string]Config{
+	// quick: a small CNN for a first run, a few minutes on two cores.
+	"quick": {Model: "cnn-small", Epochs: 4, Batch: 128, EvalBatch: 500, LR: 0.05, Optimizer: "sgd",
+		Schedule: "triangular", WD: 5e-4, Momentum: 0.9, Nesterov: true, LabelSmoothing: 0.1,
+		Augment: "crop,reflect,flip", Keep: 2},
+	// standard: a narrow ResNet-9 for longer.
+	"standard": {Model: "resnet9-16", Epochs: 10, Batch: 256, EvalBatch: 500, LR: 0.1, Optimizer: "sgd",
+		Schedule: "triangular", WD: 5e-4, Momentum: 0.9, Nesterov: true, LabelSmoothing: 0.2,
+		Augment: "crop,reflect,altflip", Keep: 2},
+}
+
+// DefaultPreset is what a run without -preset starts from.
+const DefaultPreset = "quick"
+
+// check reports the first field that makes no sense, naming its flag.
+func (c *Config) check() error {
+	if _, _, err := model.Named(c.Model); err != nil {
+		return fmt.Errorf("-model: %w", err)
+	}
+	switch {
+	case c.Epochs < 1:
+		return fmt.Errorf("-epochs %d: want >= 1", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("-batch %d: want >= 1", c.Batch)
+	case c.EvalBatch < 1:
+		return fmt.Errorf("-eval-batch %d: want >= 1", c.EvalBatch)
+	case !(c.LR > 0):
+		return fmt.Errorf("-lr %v: want > 0", c.LR)
+	case c.Optimizer != "sgd" && c.Optimizer != "adamw":
+		return fmt.Errorf("-optimizer %q: want sgd or adamw", c.Optimizer)
+	case c.WD < 0:
+		return fmt.Errorf("-wd %v: want >= 0", c.WD)
+	case c.Momentum < 0 || c.Momentum >= 1:
+		return fmt.Errorf("-momentum %v: want [0, 1)", c.Momentum)
+	case c.LabelSmoothing < 0 || c.LabelSmoothing > 1:
+		return fmt.Errorf("-label-smoothing %v: want [0, 1]", c.LabelSmoothing)
+	case c.Threads < 0:
+		return fmt.Errorf("-threads %d: want >= 0", c.Threads)
+	case c.CheckpointEvery < 0:
+		return fmt.Errorf("-checkpoint-every %d: want >= 0", c.CheckpointEvery)
+	case c.Keep < 1:
+		return fmt.Errorf("-keep %d: want >= 1", c.Keep)
+	case c.Subset < 0:
+		return fmt.Errorf("-subset %d: want >= 0", c.Subset)
+	case c.Nesterov && (c.Optimizer != "sgd" || c.Momentum == 0):
+		return fmt.Errorf("-nesterov needs -optimizer sgd with -momentum > 0 (use -nesterov=false)")
+	case c.Resume && c.CheckpointDir == "":
+		return fmt.Errorf("-resume needs -checkpoint-dir")
+	}
+	switch c.Schedule {
+	case "constant", "step", "cosine", "triangular":
+	default:
+		return fmt.Errorf("-schedule %q: want constant, step, cosine or triangular", c.Schedule)
+	}
+	if _, err := parseAugment(c.Augment); err != nil {
+		return err
+	}
+	return nil
+}
+
+// augmentation is what -augment asks for.
+type augmentation struct {
+	crop          bool
+	reflect       bool
+	flip, altflip bool
+}
+
+func parseAugment(s string) (augmentation, error) {
+	var a augmentation
+	if s == "" || s == "none" {
+		return a, nil
+	}
+	for _, w := range strings.Split(s, ",") {
+		switch strings.TrimSpace(w) {
+		case "crop":
+			a.crop = true
+		case "reflect":
+			a.reflect = true
+		case "flip":
+			a.flip = true
+		case "altflip":
+			a.altflip = true
+		default:
+			return a, fmt.Errorf("-augment %q: unknown %q (want a comma list of crop, reflect, flip, altflip, or none)", s, w)
+		}
+	}
+	if a.flip && a.altflip {
+		return a, fmt.Errorf("-augment %q: flip and altflip exclude each other", s)
+	}
+	if a.reflect && !a.crop {
+		return a, fmt.Errorf("-augment %q: reflect is a crop's padding; add crop", s)
+	}
+	return a, nil
+}

@@ -1,0 +1,111 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// Evaluation is what a pass over a labelled split measures.
+type Evaluation struct {
+	Loss      float64   // mean cross-entropy, nats
+	LossBits  float64   // the same in bits
+	Accuracy  float64   // fraction right
+	PerClass  []float64 // accuracy of each true class
+	ECE       float64   // expected calibration error, 15 equal-width confidence bins
+	Confusion [][]int   // [true][predicted] counts
+}
+
+// ECEBins is the number of confidence bins of the calibration error.
+const ECEBins = 15
+
+// evaluator accumulates predictions from logits, row by row, in float64.
+type evaluator struct {
+	k                   int
+	n                   int
+	nll                 float64
+	confusion           [][]int
+	binN                [ECEBins]int
+	binConf, binCorrect [ECEBins]float64
+}
+
+func newEvaluator(k int) *evaluator {
+	e := &evaluator{k: k, confusion: make([][]int, k)}
+	for i := range e.confusion {
+		e.confusion[i] = make([]int, k)
+	}
+	return e
+}
+
+// add takes the logits [n,K] of n images with their labels.
+func (e *evaluator) add(logits []float32, labels []int) {
+	k := e.k
+	for i, y := range labels {
+		z := logits[i*k : (i+1)*k]
+		best, m := 0, math.Inf(-1)
+		for c, v := range z {
+			if float64(v) > m {
+				m, best = float64(v), c
+			}
+		}
+		var s float64
+		for _, v := range z {
+			s += math.Exp(float64(v) - m)
+		}
+		lse := m + math.Log(s)
+		e.nll += lse - float64(z[y])
+		conf := math.Exp(float64(z[best]) - lse)
+		bin := min(int(conf*ECEBins), ECEBins-1)
+		e.binN[bin]++
+		e.binConf[bin] += conf
+		if best == y {
+			e.binCorrect[bin]++
+		}
+		e.confusion[y][best]++
+		e.n++
+	}
+}
+
+func (e *evaluator) result() Evaluation {
+	r := Evaluation{Confusion: e.confusion, PerClass: make([]float64, e.k)}
+	if e.n == 0 {
+		return r
+	}
+	r.Loss = e.nll / float64(e.n)
+	r.LossBits = r.Loss / math.Ln2
+	right := 0
+	for c, row := range e.confusion {
+		total := 0
+		for _, v := range row {
+			total += v
+		}
+		right += row[c]
+		if total > 0 {
+			r.PerClass[c] = float64(row[c]) / float64(total)
+		}
+	}
+	r.Accuracy = float64(right) / float64(e.n)
+	for b := range ECEBins {
+		if e.binN[b] > 0 {
+			r.ECE += math.Abs(e.binCorrect[b]-e.binConf[b]) / float64(e.n)
+		}
+	}
+	return r
+}
+
+// printConfusion writes the confusion matrix with class names.
+func printConfusion(w io.Writer, ev Evaluation, classes []string) {
+	fmt.Fprintf(w, "confusion matrix (rows: true class, columns: predicted)\n%12s", "")
+	for c := range ev.Confusion {
+		fmt.Fprintf(w, " %5.5s", classes[c])
+	}
+	fmt.Fprintln(w, "   acc")
+	for c, row := range ev.Confusion {
+		var b strings.Builder
+		for _, v := range row {
+			fmt.Fprintf(&b, " %5d", v)
+		}
+		fmt.Fprintf(w, "%12s%s %5.1f%%\n", classes[c], b.String(), 100*ev.PerClass[c])
+	}
+}
