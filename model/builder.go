@@ -28,7 +28,7 @@ type Builder struct {
 	params  *Params
 	rng     *rand.Rand
 	seed    uint64
-	step    *uint64 // the model's training step, for dropout masks
+	step    *uint64          // the model's training step, for dropout masks
 	nodes   []*gorgonia.Node // trainable parameter nodes, in Params order
 	byParam map[string]*gorgonia.Node
 	layers  []Layer

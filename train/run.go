@@ -162,6 +162,11 @@ func (r *runner) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.Metrics != "" && r.st.Step == 0 { // a new run starts a new log; a resumed one appends
+		if err := os.WriteFile(cfg.Metrics, nil, 0o644); err != nil {
+			return fmt.Errorf("-metrics: %w", err)
+		}
+	}
 	r.printStart()
 	return nil
 }
