@@ -35,11 +35,30 @@ func Names() []string {
 	return out
 }
 
+// Register adds an architecture under a name, so that -model and train.Config.Model can
+// use it. Call it before building (it is not safe to call concurrently with Named).
+func Register(name, doc string, arch Arch, init Init) error {
+	if _, ok := archs[name]; ok || name == "" || IsSpec(name) {
+		return fmt.Errorf("model: cannot register %q: taken or not a plain name", name)
+	}
+	archs[name] = struct {
+		arch Arch
+		init Init
+		doc  string
+	}{arch, init, doc}
+	return nil
+}
+
 // Named returns the architecture called name and its initialisation: mlp, cnn-small,
-// resnet-tiny, resnet9, or resnet9-W for a ResNet-9 of base width W.
+// resnet-tiny, resnet9, resnet9-W for a ResNet-9 of base width W, a registered one, or a
+// spec such as "conv32,relu,pool2,flatten,fc10" (see ParseSpec; PyTorch's initialisation).
 func Named(name string) (Arch, Init, error) {
 	if a, ok := archs[name]; ok {
 		return a.arch, a.init, nil
+	}
+	if IsSpec(name) {
+		arch, err := ParseSpec(name)
+		return arch, PyTorchDefault, err
 	}
 	if w, ok := strings.CutPrefix(name, "resnet9-"); ok {
 		if width, err := strconv.Atoi(w); err == nil && width > 0 {
@@ -51,7 +70,7 @@ func Named(name string) (Arch, Init, error) {
 		known = append(known, n)
 	}
 	sort.Strings(known)
-	return nil, 0, fmt.Errorf("model: unknown architecture %q (have %s, resnet9-W)", name, strings.Join(known, ", "))
+	return nil, 0, fmt.Errorf("model: unknown architecture %q (have %s, resnet9-W, or a spec like conv32,relu,pool2,flatten,fc10)", name, strings.Join(known, ", "))
 }
 
 // MLP is flatten(3072) -> linear(3072->512) -> ReLU -> linear(512->10).

@@ -39,7 +39,8 @@ func parse(args []string) (train.Config, error) {
 	fs.StringVar(&cfg.Preset, "preset", preset, "recipe to start from: quick, standard")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "cifar-10-batches-bin folder (default $CIFAR10_DIR, else ~/.cache/cifar10/cifar-10-batches-bin)")
 	fs.BoolVar(&cfg.Download, "download", cfg.Download, "download CIFAR-10 (MD5-checked) if the folder is absent")
-	fs.StringVar(&cfg.Model, "model", cfg.Model, "architecture: "+strings.Join(model.Names(), "; "))
+	fs.StringVar(&cfg.Model, "model", cfg.Model, "architecture: "+strings.Join(model.Names(), "; ")+
+		"; or a spec such as conv32,bn,relu,pool2,res(conv32,bn,relu),gap,fc10 (tokens: model.ParseSpec)")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "images per training step")
 	fs.IntVar(&cfg.EvalBatch, "eval-batch", cfg.EvalBatch, "images per evaluation pass")

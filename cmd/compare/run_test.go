@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestTable(t *testing.T) {
+	png := filepath.Join(t.TempDir(), "c.png")
+	var out bytes.Buffer
+	if err := run([]string{"-png", png, "testdata/a.jsonl", "testdata/b.jsonl"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	// cnn-small: best 58.00% (epoch 2), final 56.00%, final NLL 1.8034 bits, 450.0 s
+	for _, want := range []string{"cnn-small (a)", "620362", "21697536", "58.00%", "56.00%", "1.8034", "450.0", "351"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("row %q lacks %q", lines[1], want)
+		}
+	}
+	for _, want := range []string{"mlp (b)", "45.00%", "2.2362", "120.0"} {
+		if !strings.Contains(lines[2], want) {
+			t.Errorf("row %q lacks %q", lines[2], want)
+		}
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
+		t.Errorf("no PNG: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no metrics files"},
+		{[]string{"testdata/missing.jsonl"}, "missing.jsonl"},
+		{[]string{"testdata/bad.jsonl"}, "bad.jsonl:2"},
+	} {
+		err := run(append([]string{"-png", ""}, tc.args...), new(bytes.Buffer))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
