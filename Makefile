@@ -2,31 +2,39 @@
 # `make bench` measure. Each target builds what it needs; Go 1.26 is the only prerequisite.
 GO     ?= go
 FLAGS  ?=
-# The fastest build this machine allows: Go 1.26's SIMD experiment (AVX-512 kernels) on amd64.
+# The fastest build this machine allows: Go 1.26's SIMD experiment (AVX-512 kernels) on amd64,
+# and OpenBLAS through cgo when the library is installed (Debian: libopenblas-dev).
 FAST   := $(if $(filter amd64,$(shell $(GO) env GOARCH)),GOEXPERIMENT=simd,)
+TAGS   := $(if $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes),-tags openblas,)
 
-.PHONY: test lint bench lossbench train
+.PHONY: test lint bench gobench lossbench train
 
-# Both builds: the pure-Go fallback and the SIMD kernels.
+# Both builds: the pure-Go one, and the fast one (SIMD kernels, OpenBLAS where installed).
 test: lint
 	$(GO) test -count=1 ./...
-	$(if $(FAST),$(FAST) $(GO) test -count=1 ./...)
+	$(FAST) $(GO) test -count=1 $(TAGS) ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(if $(FAST),$(FAST) $(GO) vet ./...)
+	$(FAST) $(GO) vet $(TAGS) ./...
 
+# Training and inference img/s and peak RSS of the reference models (cmd/bench).
 bench:
-	$(FAST) $(GO) test -run '^$$' -bench . -benchmem $(FLAGS) ./...
+	$(FAST) $(GO) build $(TAGS) -o bin/bench ./cmd/bench
+	./bin/bench $(FLAGS)
+
+# The go test benchmarks of every package.
+gobench:
+	$(FAST) $(GO) test $(TAGS) -run '^$$' -bench . -benchmem $(FLAGS) ./...
 
 lossbench:
-	$(FAST) $(GO) build -o bin/lossbench ./cmd/lossbench
+	$(FAST) $(GO) build $(TAGS) -o bin/lossbench ./cmd/lossbench
 	./bin/lossbench $(FLAGS)
 
 # Trains the default recipe (-preset quick); fetches CIFAR-10 first if it is not in
 # $$CIFAR10_DIR (or -data DIR, or ~/.cache/cifar10/cifar-10-batches-bin). FLAGS='...' adds flags.
 train:
-	$(FAST) $(GO) build -o bin/train ./cmd/train
+	$(FAST) $(GO) build $(TAGS) -o bin/train ./cmd/train
 	mkdir -p runs && ./bin/train -download -metrics runs/train.jsonl -checkpoint-dir runs/checkpoints $(FLAGS)

@@ -9,13 +9,16 @@ import (
 	"gorgonia.org/tensor"
 
 	"xent/internal/graphop"
+	"xent/internal/parallel"
 )
 
-// reluKernel is y = max(x, 0), dx = dy * [y > 0], on a tensor of any shape. (Gorgonia's
-// Rectify builds x * (x >= 0) from two full temporaries.)
+// reluKernel is y = max(x, 0), dx = dy * [y > 0], on a tensor of any shape, split across
+// cores. (Gorgonia's Rectify builds x * (x >= 0) from two full temporaries.)
 type reluKernel[T graphop.Float] struct {
-	dims  int
-	y, dx *tensor.Dense
+	dims         int
+	y, dx        *tensor.Dense
+	in, out, dyv []T // of the pass under way
+	grad         bool
 }
 
 func (k *reluKernel[T]) String() string  { return fmt.Sprintf("xent.ReLU{%dd}", k.dims) }
@@ -26,16 +29,31 @@ func (k *reluKernel[T]) Types() ([]hm.Type, hm.Type) {
 }
 func (k *reluKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
 
+// Run does elements [lo, hi) of the pass under way; parallel.For calls it.
+func (k *reluKernel[T]) Run(lo, hi int) {
+	if !k.grad {
+		for i, v := range k.in[lo:hi] {
+			k.out[lo+i] = max(v, 0)
+		}
+		return
+	}
+	for i, v := range k.in[lo:hi] { // in is y, out is dx
+		if v > 0 {
+			k.out[lo+i] = k.dyv[lo+i]
+		} else {
+			k.out[lo+i] = 0
+		}
+	}
+}
+
 func (k *reluKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	x, err := graphop.Data[T](in[0], "relu input")
 	if err != nil {
 		return nil, err
 	}
 	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
-	y := k.y.Data().([]T)
-	for i, v := range x {
-		y[i] = max(v, 0)
-	}
+	k.in, k.out, k.grad = x, k.y.Data().([]T), false
+	parallel.For(len(x), 1<<15, k)
 	return k.y, nil
 }
 
@@ -49,14 +67,8 @@ func (k *reluKernel[T]) Backward(_ int, in []gorgonia.Value, out, grad gorgonia.
 		return nil, err
 	}
 	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
-	dx := k.dx.Data().([]T)
-	for i, v := range y {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
-		}
-	}
+	k.in, k.out, k.dyv, k.grad = y, k.dx.Data().([]T), dy, true
+	parallel.For(len(y), 1<<15, k)
 	return k.dx, nil
 }
 

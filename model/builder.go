@@ -184,13 +184,15 @@ func (b *Builder) ReLU(x *gorgonia.Node) *gorgonia.Node {
 	return b.add(y, err, Layer{Name: fmt.Sprintf("relu%d", len(b.layers)), Kind: "relu"})
 }
 
-// MaxPool2d takes the max over k x k windows with stride k of x [N,C,H,W] (Gorgonia's
-// MaxPool2D, which is correct).
+// MaxPool2d takes the max over k x k windows with stride k of x [N,C,H,W].
 func (b *Builder) MaxPool2d(x *gorgonia.Node, k int) *gorgonia.Node {
 	if !b.ok(x) {
 		return nil
 	}
-	y, err := gorgonia.MaxPool2D(x, tensor.Shape{k, k}, []int{0, 0}, []int{k, k})
+	if k < 1 {
+		return b.fail(fmt.Errorf("model: max pool of size %d", k))
+	}
+	y, err := maxPool(x, k)
 	return b.add(y, err, Layer{Name: fmt.Sprintf("maxpool%d", len(b.layers)), Kind: fmt.Sprintf("maxpool%d", k)})
 }
 

@@ -36,6 +36,14 @@ func newConvGeom(x, w tensor.Shape, stride, pad int) (convGeom, error) {
 	return g, nil
 }
 
+// validCols returns the output columns [lo, hi) whose input column ox*stride - pad + j lies
+// inside [0, W).
+func (g *convGeom) validCols(j int) (lo, hi int) {
+	lo = max(0, (g.pad-j+g.stride-1)/g.stride)
+	hi = min(g.wo, (g.w+g.pad-j+g.stride-1)/g.stride)
+	return lo, max(lo, hi)
+}
+
 // im2col writes col [C*KH*KW, HO*WO] from one image x [C,H,W]: row (c,i,j) holds, for
 // every output pixel, the input pixel under kernel tap (i,j) of channel c (0 in padding).
 func im2col[T graphop.Float](col, x []T, g *convGeom) {
@@ -43,6 +51,7 @@ func im2col[T graphop.Float](col, x []T, g *convGeom) {
 		for i := range g.kh {
 			for j := range g.kw {
 				row := col[((c*g.kh+i)*g.kw+j)*g.hw:][:g.hw]
+				lo, hi := g.validCols(j)
 				for oy := range g.ho {
 					y := oy*g.stride - g.pad + i
 					out := row[oy*g.wo : (oy+1)*g.wo]
@@ -51,12 +60,14 @@ func im2col[T graphop.Float](col, x []T, g *convGeom) {
 						continue
 					}
 					in := x[(c*g.h+y)*g.w : (c*g.h+y+1)*g.w]
-					for ox := range out {
-						if xx := ox*g.stride - g.pad + j; xx >= 0 && xx < g.w {
-							out[ox] = in[xx]
-						} else {
-							out[ox] = 0
-						}
+					clear(out[:lo])
+					clear(out[hi:])
+					if g.stride == 1 {
+						copy(out[lo:hi], in[lo-g.pad+j:])
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						out[ox] = in[ox*g.stride-g.pad+j]
 					}
 				}
 			}
@@ -70,16 +81,16 @@ func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 		for i := range g.kh {
 			for j := range g.kw {
 				row := col[((c*g.kh+i)*g.kw+j)*g.hw:][:g.hw]
+				lo, hi := g.validCols(j)
 				for oy := range g.ho {
 					y := oy*g.stride - g.pad + i
 					if y < 0 || y >= g.h {
 						continue
 					}
 					out := dx[(c*g.h+y)*g.w : (c*g.h+y+1)*g.w]
-					for ox, v := range row[oy*g.wo : (oy+1)*g.wo] {
-						if xx := ox*g.stride - g.pad + j; xx >= 0 && xx < g.w {
-							out[xx] += v
-						}
+					src := row[oy*g.wo : (oy+1)*g.wo]
+					for ox := lo; ox < hi; ox++ {
+						out[ox*g.stride-g.pad+j] += src[ox]
 					}
 				}
 			}

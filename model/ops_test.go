@@ -168,10 +168,28 @@ func TestReLUAndPools(t *testing.T) {
 			}
 			return y
 		})
-	// Gorgonia's stock MaxPool2D, which the models use: checked, not trusted.
-	opCheck(t, [][]int{{2, 2, 4, 4}}, []int{0}, func(in []*G.Node) (*G.Node, error) {
-		return G.MaxPool2D(in[0], tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
-	}, nil)
+	// our max pool against Gorgonia's (correct but slow) MaxPool2D, then its gradient
+	for _, k := range []int{2, 3} {
+		opCheck(t, [][]int{{2, 3, 7, 6}}, []int{0}, func(in []*G.Node) (*G.Node, error) { return maxPool(in[0], k) },
+			func(d [][]float64) []float64 {
+				ho, wo := 7/k, 6/k
+				y := make([]float64, 6*ho*wo)
+				for pl := range 6 {
+					for oy := range ho {
+						for ox := range wo {
+							m := math.Inf(-1)
+							for i := range k {
+								for j := range k {
+									m = math.Max(m, d[0][pl*42+(oy*k+i)*6+ox*k+j])
+								}
+							}
+							y[(pl*ho+oy)*wo+ox] = m
+						}
+					}
+				}
+				return y
+			})
+	}
 }
 
 func TestBatchNorm(t *testing.T) {

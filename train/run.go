@@ -17,6 +17,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"xent/data/cifar10"
+	"xent/internal/blas"
 	"xent/loss"
 	"xent/model"
 	"xent/optim"
@@ -249,6 +250,9 @@ func (r *runner) buildOptimizer() error {
 func (r *runner) printStart() {
 	b, _ := json.MarshalIndent(r.cfg, "", "  ")
 	fmt.Fprintf(r.out, "config %s\n", b)
+	if hint := blas.FastPathHint(); hint != "" {
+		fmt.Fprintln(r.out, hint)
+	}
 	fmt.Fprintf(r.out, "data %s: %d training, %d test images; %d steps per epoch; schedule %v\n",
 		r.data.Dir, r.data.Train.Len(), r.data.Test.Len(), r.train.BatchesPerEpoch(), r.sched)
 	r.net.Summary(r.out)

@@ -1,0 +1,108 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"xent/internal/graphop"
+	"xent/internal/parallel"
+)
+
+// maxPoolKernel is a k x k max pool with stride k over x [N,C,H,W] -> y [N,C,H/k,W/k]
+// (rows and columns past the last whole window are dropped, as PyTorch's floor mode). The
+// forward keeps the index of each window's max; the backward sends dy there. Planes are
+// split across cores. (Gorgonia's MaxPool2D is correct but single-threaded; it took a
+// quarter of cnn-small's training step.)
+type maxPoolKernel[T graphop.Float] struct {
+	k            int
+	arg          []int32 // per output element: the flat index of its max within the plane
+	x, y, dy, dx []T
+	h, w, ho, wo int
+	grad         bool
+	yT, dxT      *tensor.Dense
+}
+
+func (p *maxPoolKernel[T]) String() string  { return fmt.Sprintf("xent.MaxPool2d{%d}", p.k) }
+func (p *maxPoolKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (p *maxPoolKernel[T]) Types() ([]hm.Type, hm.Type) {
+	return []hm.Type{tensor4}, tensor4
+}
+
+func (p *maxPoolKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
+	s := in[0]
+	if s.Dims() != 4 || s[2] < p.k || s[3] < p.k {
+		return nil, fmt.Errorf("max pool %d of %v: want [N,C,H,W] with H, W >= %d", p.k, s, p.k)
+	}
+	return tensor.Shape{s[0], s[1], s[2] / p.k, s[3] / p.k}, nil
+}
+
+// Run does planes [lo, hi); parallel.For calls it.
+func (p *maxPoolKernel[T]) Run(lo, hi int) {
+	hw, ohw := p.h*p.w, p.ho*p.wo
+	for pl := lo; pl < hi; pl++ {
+		x, arg := p.x[pl*hw:(pl+1)*hw], p.arg[pl*ohw:(pl+1)*ohw]
+		if p.grad {
+			dx, dy := p.dx[pl*hw:(pl+1)*hw], p.dy[pl*ohw:(pl+1)*ohw]
+			clear(dx)
+			for o, i := range arg {
+				dx[i] += dy[o]
+			}
+			continue
+		}
+		y := p.y[pl*ohw : (pl+1)*ohw]
+		for oy := range p.ho {
+			for ox := range p.wo {
+				best := (oy*p.k)*p.w + ox*p.k
+				for i := range p.k {
+					row := (oy*p.k+i)*p.w + ox*p.k
+					for j := range p.k {
+						if x[row+j] > x[best] {
+							best = row + j
+						}
+					}
+				}
+				o := oy*p.wo + ox
+				y[o], arg[o] = x[best], int32(best)
+			}
+		}
+	}
+}
+
+func (p *maxPoolKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	x, err := graphop.Data[T](in[0], "max pool input")
+	if err != nil {
+		return nil, err
+	}
+	s := in[0].Shape()
+	planes := s[0] * s[1]
+	p.h, p.w, p.ho, p.wo = s[2], s[3], s[2]/p.k, s[3]/p.k
+	p.yT = graphop.Reused[T](p.yT, s[0], s[1], p.ho, p.wo)
+	p.x, p.y, p.grad = x, p.yT.Data().([]T), false
+	if len(p.arg) != planes*p.ho*p.wo {
+		p.arg = make([]int32, planes*p.ho*p.wo)
+	}
+	parallel.For(planes, 16, p)
+	return p.yT, nil
+}
+
+func (p *maxPoolKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	dy, err := graphop.Data[T](grad, "max pool output gradient")
+	if err != nil {
+		return nil, err
+	}
+	s := in[0].Shape()
+	p.dxT = graphop.Reused[T](p.dxT, s...)
+	p.dy, p.dx, p.grad = dy, p.dxT.Data().([]T), true
+	parallel.For(s[0]*s[1], 16, p)
+	return p.dxT, nil
+}
+
+func maxPool(x *gorgonia.Node, k int) (*gorgonia.Node, error) {
+	if x.Dtype() == tensor.Float64 {
+		return graphop.Apply(&maxPoolKernel[float64]{k: k}, x)
+	}
+	return graphop.Apply(&maxPoolKernel[float32]{k: k}, x)
+}
