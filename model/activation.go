@@ -10,6 +10,7 @@ import (
 
 	"xent/internal/graphop"
 	"xent/internal/parallel"
+	"xent/internal/vmath"
 )
 
 // reluKernel is y = max(x, 0), dx = dy * [y > 0], on a tensor of any shape, split across
@@ -31,6 +32,15 @@ func (k *reluKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) { return 
 
 // Run does elements [lo, hi) of the pass under way; parallel.For calls it.
 func (k *reluKernel[T]) Run(lo, hi int) {
+	if in, ok := any(k.in).([]float32); ok {
+		out := any(k.out).([]float32)
+		if k.grad {
+			vmath.ReLUGrad32(out[lo:hi], in[lo:hi], any(k.dyv).([]float32)[lo:hi])
+		} else {
+			vmath.ReLU32(out[lo:hi], in[lo:hi])
+		}
+		return
+	}
 	if !k.grad {
 		for i, v := range k.in[lo:hi] {
 			k.out[lo+i] = max(v, 0)

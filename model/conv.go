@@ -47,10 +47,15 @@ func (g *convGeom) validCols(j int) (lo, hi int) {
 // im2col writes col [C*KH*KW, HO*WO] from one image x [C,H,W]: row (c,i,j) holds, for
 // every output pixel, the input pixel under kernel tap (i,j) of channel c (0 in padding).
 func im2col[T graphop.Float](col, x []T, g *convGeom) {
+	same := g.stride == 1 && g.wo == g.w // "same" padding: a row of col is the plane shifted
 	for c := range g.c {
 		for i := range g.kh {
 			for j := range g.kw {
 				row := col[((c*g.kh+i)*g.kw+j)*g.hw:][:g.hw]
+				if same {
+					shifted(row, x[c*g.h*g.w:(c+1)*g.h*g.w], g, i-g.pad, j-g.pad)
+					continue
+				}
 				lo, hi := g.validCols(j)
 				for oy := range g.ho {
 					y := oy*g.stride - g.pad + i
@@ -75,6 +80,38 @@ func im2col[T graphop.Float](col, x []T, g *convGeom) {
 	}
 }
 
+// shifted writes out [HO*W] = the plane [H,W] shifted by (dy, dx), 0 where the shift
+// leaves the plane: out[oy,ox] = plane[oy+dy, ox+dx]. One copy of the whole span, then the
+// columns that wrapped into the next or previous row are zeroed.
+func shifted[T graphop.Float](out, plane []T, g *convGeom, dy, dx int) {
+	w := g.w
+	oyLo, oyHi := max(0, -dy), min(g.ho, g.h-dy)
+	if oyLo >= oyHi {
+		clear(out)
+		return
+	}
+	clear(out[:oyLo*w])
+	clear(out[oyHi*w:])
+	dst := out[oyLo*w : oyHi*w]
+	src := (oyLo+dy)*w + dx // where dst[0] reads from, in the plane
+	if src < 0 {
+		clear(dst[:-src])
+		dst, src = dst[-src:], 0
+	}
+	n := copy(dst, plane[src:])
+	clear(dst[n:])
+	switch {
+	case dx > 0:
+		for oy := oyLo; oy < oyHi; oy++ {
+			clear(out[oy*w+w-dx : oy*w+w])
+		}
+	case dx < 0:
+		for oy := oyLo; oy < oyHi; oy++ {
+			clear(out[oy*w : oy*w-dx])
+		}
+	}
+}
+
 // col2im adds col [C*KH*KW, HO*WO] back into one image dx [C,H,W]: the adjoint of im2col.
 func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 	for c := range g.c {
@@ -89,6 +126,13 @@ func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 					}
 					out := dx[(c*g.h+y)*g.w : (c*g.h+y+1)*g.w]
 					src := row[oy*g.wo : (oy+1)*g.wo]
+					if g.stride == 1 {
+						o, s := out[lo-g.pad+j:hi-g.pad+j], src[lo:hi]
+						for t := range o {
+							o[t] += s[t]
+						}
+						continue
+					}
 					for ox := lo; ox < hi; ox++ {
 						out[ox*g.stride-g.pad+j] += src[ox]
 					}

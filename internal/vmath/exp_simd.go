@@ -14,6 +14,8 @@ func init() {
 		maxSumExp32 = maxSumExp32AVX512
 		rowStats32 = rowStats32AVX512
 		logs32 = logs32AVX512
+		relu32 = relu32AVX512
+		reluGrad32 = reluGrad32AVX512
 		expAffineRows32 = expAffineRows32AVX512
 		expAffine32 = expAffine32AVX512
 	}
@@ -253,4 +255,25 @@ func logs32AVX512(dst, x []float32) {
 		log16(v).StoreSlicePart(dst[i:])
 	}
 	archsimd.ClearAVXUpperBits()
+}
+
+func relu32AVX512(dst, x []float32) {
+	var zero archsimd.Float32x16
+	i := 0
+	for ; i+16 <= len(x); i += 16 {
+		archsimd.LoadFloat32x16Slice(x[i:]).Max(zero).StoreSlice(dst[i:])
+	}
+	archsimd.ClearAVXUpperBits()
+	relu32Go(dst[i:], x[i:])
+}
+
+func reluGrad32AVX512(dx, y, dy []float32) {
+	var zero archsimd.Float32x16
+	i := 0
+	for ; i+16 <= len(y); i += 16 {
+		keep := archsimd.LoadFloat32x16Slice(y[i:]).Greater(zero)
+		archsimd.LoadFloat32x16Slice(dy[i:]).Masked(keep).StoreSlice(dx[i:])
+	}
+	archsimd.ClearAVXUpperBits()
+	reluGrad32Go(dx[i:], y[i:], dy[i:])
 }

@@ -232,3 +232,29 @@ func TestLogs32MatchesLog32(t *testing.T) {
 		}
 	}
 }
+
+func TestReLU(t *testing.T) {
+	x := []float32{-2, 0, 3, float32(math.NaN()), -0.5, 7, 1e-30, -1e-30, 4, 5, 6, 7, 8, 9, 10, -11, 12, -13}
+	dy := make([]float32, len(x))
+	for i := range dy {
+		dy[i] = float32(i + 1)
+	}
+	y, dx := make([]float32, len(x)), make([]float32, len(x))
+	ReLU32(y, x)
+	ReLUGrad32(dx, y, dy)
+	for i, v := range x {
+		want, wantD := float32(0), float32(0)
+		if v > 0 {
+			want, wantD = v, dy[i]
+		}
+		if v != v { // NaN passes through the forward; the gradient there is 0
+			if y[i] == y[i] || dx[i] != 0 {
+				t.Errorf("NaN: relu %v grad %v, want NaN 0", y[i], dx[i])
+			}
+			continue
+		}
+		if y[i] != want || dx[i] != wantD {
+			t.Errorf("x=%v: relu %v grad %v, want %v %v", v, y[i], dx[i], want, wantD)
+		}
+	}
+}
