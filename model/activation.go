@@ -157,3 +157,64 @@ func dropout(x *gorgonia.Node, p float64, seed uint64, step *uint64) (*gorgonia.
 	}
 	return graphop.Apply(&dropoutKernel[float32]{p: p, seed: seed, dims: d, step: step}, x)
 }
+
+// addKernel is the residual sum z = x + y of two tensors of one shape, with dx = dy = dz,
+// written into tensors it keeps from step to step. (Gorgonia's Add allocates its result
+// and its gradients every step.)
+type addKernel[T graphop.Float] struct {
+	dims      int
+	z, dx, dy *tensor.Dense
+}
+
+func (k *addKernel[T]) String() string  { return fmt.Sprintf("xent.Add{%dd}", k.dims) }
+func (k *addKernel[T]) DiffWRT() []bool { return []bool{true, true} }
+func (k *addKernel[T]) Types() ([]hm.Type, hm.Type) {
+	t := gorgonia.TensorType{Dims: k.dims, Of: typeA}
+	return []hm.Type{t, t}, t
+}
+
+func (k *addKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
+	if !in[0].Eq(in[1]) {
+		return nil, fmt.Errorf("add of %v and %v", in[0], in[1])
+	}
+	return in[0].Clone(), nil
+}
+
+func (k *addKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	x, err := graphop.Data[T](in[0], "add input")
+	if err != nil {
+		return nil, err
+	}
+	y, err := graphop.Data[T](in[1], "add input")
+	if err != nil {
+		return nil, err
+	}
+	k.z = graphop.Reused[T](k.z, in[0].Shape()...)
+	z := k.z.Data().([]T)
+	for i := range z {
+		z[i] = x[i] + y[i]
+	}
+	return k.z, nil
+}
+
+func (k *addKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	g, err := graphop.Data[T](grad, "add output gradient")
+	if err != nil {
+		return nil, err
+	}
+	out := &k.dx
+	if wrt == 1 {
+		out = &k.dy
+	}
+	*out = graphop.Reused[T](*out, in[wrt].Shape()...)
+	copy((*out).Data().([]T), g)
+	return *out, nil
+}
+
+func add(x, y *gorgonia.Node) (*gorgonia.Node, error) {
+	d := x.Shape().Dims()
+	if x.Dtype() == tensor.Float64 {
+		return graphop.Apply(&addKernel[float64]{dims: d}, x, y)
+	}
+	return graphop.Apply(&addKernel[float32]{dims: d}, x, y)
+}

@@ -239,7 +239,7 @@ func (b *Builder) Add(x, y *gorgonia.Node) *gorgonia.Node {
 	if !x.Shape().Eq(y.Shape()) {
 		return b.fail(fmt.Errorf("model: residual add of %v and %v", x.Shape(), y.Shape()))
 	}
-	z, err := gorgonia.Add(x, y)
+	z, err := add(x, y)
 	return b.add(z, err, Layer{Name: fmt.Sprintf("add%d", len(b.layers)), Kind: "residual add"})
 }
 

@@ -149,6 +149,17 @@ func TestLinear(t *testing.T) {
 		})
 }
 
+func TestAdd(t *testing.T) {
+	opCheck(t, [][]int{{2, 3, 2, 2}, {2, 3, 2, 2}}, []int{0, 1}, func(in []*G.Node) (*G.Node, error) { return add(in[0], in[1]) },
+		func(d [][]float64) []float64 {
+			z := make([]float64, len(d[0]))
+			for i := range z {
+				z[i] = d[0][i] + d[1][i]
+			}
+			return z
+		})
+}
+
 func TestReLUAndPools(t *testing.T) {
 	opCheck(t, [][]int{{2, 3, 4, 4}}, []int{0}, func(in []*G.Node) (*G.Node, error) { return relu(in[0]) },
 		func(d [][]float64) []float64 {

@@ -1,11 +1,14 @@
 // Package blas is the one door to matrix multiplication: C = alpha*op(A)*op(B) + beta*C on
 // row-major slices, in float32 or float64. It runs OpenBLAS when built with the tag openblas
 // (and cgo; the Makefile sets the tag when the library is installed), else gonum's pure-Go
-// BLAS. Large products are split by rows of C across cores here, in Go, and OpenBLAS runs
-// one thread per call: measured on 2 cores, its own threads spin against Go's goroutines.
+// BLAS. Large products are split across cores here, in Go, into one block of C per core (by
+// rows or by columns, whichever C has more of, so that each block packs as little of the other
+// operand as possible), and OpenBLAS runs one thread per call: on 2 cores its own threads spin
+// against Go's goroutines.
 package blas
 
 import (
+	"runtime"
 	"sync"
 
 	gblas "gonum.org/v1/gonum/blas"
@@ -35,20 +38,20 @@ func FastPathHint() string {
 	return "blas: pure-Go GEMM; for OpenBLAS (several times faster): apt-get install libopenblas-dev, then build with make (it adds -tags openblas)"
 }
 
-// minSplitFlops is the size of product, in multiply-adds, above which rows are split
-// across cores.
+// minSplitFlops is the size of product, in multiply-adds, above which it is split across
+// cores.
 const minSplitFlops = 1 << 21
 
 // Gemm computes C [m,n] = alpha*op(A)*op(B) + beta*C, with op(A) [m,k] and op(B) [k,n];
 // op transposes when transA or transB is true. lda, ldb and ldc are the row strides of A,
 // B and C as stored.
 func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	if m > 1 && m*n*k >= minSplitFlops {
-		t := tasks.Get().(*rowsTask)
-		*t = rowsTask{transA: transA, transB: transB, n: n, k: k, alpha: float64(alpha), lda: lda, ldb: ldb,
-			beta: float64(beta), ldc: ldc, a: a, b: b, c: c}
-		parallel.For(m, max(1, minSplitFlops/(n*k)), t)
-		*t = rowsTask{}
+	if parts := min(runtime.GOMAXPROCS(0), max(m, n)); parts > 1 && m*n*k >= minSplitFlops {
+		t := tasks.Get().(*blockTask)
+		*t = blockTask{transA: transA, transB: transB, m: m, n: n, k: k, alpha: float64(alpha), lda: lda, ldb: ldb,
+			beta: float64(beta), ldc: ldc, a: a, b: b, c: c, parts: parts, byCols: n > m}
+		parallel.For(parts, 1, t)
+		*t = blockTask{}
 		tasks.Put(t)
 		return
 	}
@@ -71,27 +74,42 @@ func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	}
 }
 
-// rowsTask is one Gemm split by rows of C: rows [lo, hi) of op(A) and of C.
-type rowsTask struct {
-	transA, transB      bool
-	n, k, lda, ldb, ldc int
-	alpha, beta         float64
-	a, b, c             any
+// blockTask is one Gemm split into parts blocks of C's rows or columns.
+type blockTask struct {
+	transA, transB         bool
+	m, n, k, lda, ldb, ldc int
+	alpha, beta            float64
+	a, b, c                any
+	parts                  int
+	byCols                 bool
 }
 
-var tasks = sync.Pool{New: func() any { return new(rowsTask) }}
+var tasks = sync.Pool{New: func() any { return new(blockTask) }}
 
-func (t *rowsTask) Run(lo, hi int) {
-	switch a := t.a.(type) {
-	case []float32:
-		runRows(t, a, t.b.([]float32), t.c.([]float32), lo, hi)
-	case []float64:
-		runRows(t, a, t.b.([]float64), t.c.([]float64), lo, hi)
+// Run does blocks [lo, hi); parallel.For calls it.
+func (t *blockTask) Run(lo, hi int) {
+	for p := lo; p < hi; p++ {
+		switch a := t.a.(type) {
+		case []float32:
+			runBlock(t, a, t.b.([]float32), t.c.([]float32), p)
+		case []float64:
+			runBlock(t, a, t.b.([]float64), t.c.([]float64), p)
+		}
 	}
 }
 
-func runRows[T Float](t *rowsTask, a, b, c []T, lo, hi int) {
-	off := lo * t.lda // row lo of op(A) starts at row lo of A, or at column lo of A^T
+func runBlock[T Float](t *blockTask, a, b, c []T, p int) {
+	if t.byCols { // columns [lo, hi) of C take columns [lo, hi) of op(B)
+		lo, hi := p*t.n/t.parts, (p+1)*t.n/t.parts
+		off := lo // column lo of B, or row lo of B^T
+		if t.transB {
+			off = lo * t.ldb
+		}
+		gemm(t.transA, t.transB, t.m, hi-lo, t.k, T(t.alpha), a, t.lda, b[off:], t.ldb, T(t.beta), c[lo:], t.ldc)
+		return
+	}
+	lo, hi := p*t.m/t.parts, (p+1)*t.m/t.parts
+	off := lo * t.lda // row lo of op(A): row lo of A, or column lo of A^T
 	if t.transA {
 		off = lo
 	}
