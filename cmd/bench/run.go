@@ -120,6 +120,9 @@ func run(args []string, stdout io.Writer) error {
 	return os.WriteFile(c.json, append(b, '\n'), 0o644)
 }
 
+// childEnv marks a measuring child process (the tests' binary needs to know).
+const childEnv = "XENT_BENCH_CHILD"
+
 // inChild measures one model in a new process of this program, whose peak RSS is the model's.
 func inChild(m string, args []string) (result, error) {
 	exe, err := os.Executable()
@@ -127,6 +130,7 @@ func inChild(m string, args []string) (result, error) {
 		return result{}, err
 	}
 	cmd := exec.Command(exe, append(append([]string{}, args...), "-one", m)...)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -208,17 +212,15 @@ func measure(m string, c config) (result, error) {
 	}
 	r := result{Framework: "xent", Model: m, Batch: c.batch, Params: net.Params.Count(), Threads: c.threads,
 		BLAS: blas.Name(), SIMDKernel: vmath.SIMD()}
-	var train []float64
-	r.TrainImgS, r.TrainMin, r.TrainMax, train = rate(step, c)
-	r.InferImgS, r.InferMin, r.InferMax, _ = rate(infer, c)
+	r.TrainImgS, r.TrainMin, r.TrainMax = rate(step, c)
+	r.InferImgS, r.InferMin, r.InferMax = rate(infer, c)
 	r.MsPerStep = 1000 * float64(c.batch) / r.TrainImgS
-	_ = train
 	return r, stepErr
 }
 
 // rate runs f (one batch) for c.runs timed runs of about c.target after a warm-up, and
 // returns the median, min and max images per second.
-func rate(f func(), c config) (med, lo, hi float64, all []float64) {
+func rate(f func(), c config) (med, lo, hi float64) {
 	start := time.Now()
 	n := 0
 	for n < 3 || time.Since(start) < c.target/4 {
@@ -227,6 +229,7 @@ func rate(f func(), c config) (med, lo, hi float64, all []float64) {
 	}
 	per := time.Since(start) / time.Duration(n)
 	iters := max(1, int(c.target/per))
+	var all []float64
 	for range c.runs {
 		t := time.Now()
 		for range iters {
@@ -234,6 +237,6 @@ func rate(f func(), c config) (med, lo, hi float64, all []float64) {
 		}
 		all = append(all, float64(iters*c.batch)/time.Since(t).Seconds())
 	}
-	s := slices.Sorted(slices.Values(all))
-	return s[len(s)/2], s[0], s[len(s)-1], all
+	slices.Sort(all)
+	return all[len(all)/2], all[0], all[len(all)-1]
 }
