@@ -157,16 +157,21 @@ type convKernel[T graphop.Float] struct {
 	parts      []T       // [dwGroups, F, CKK]: each group's share of dw
 	x, w, y    []T
 	dy, dx, dw []T
-	pass       int // 0 forward, 1 dx, 2 dw
+	pass       int      // 0 forward, 1 dx, 2 dw
+	wt         []T      // for dx of a same-padded stride-1 conv: w flipped, [C,F,KH,KW]
+	gt         convGeom // its geometry: dy [N,F,H,W] * wt
 	y4, dx4    *tensor.Dense
 	dw4, db1   *tensor.Dense
 }
 
+// col returns a scratch buffer for one image's columns: CKK*HO*WO, or F*KK*HO*WO for the
+// flipped-kernel dx, whichever is larger.
 func (k *convKernel[T]) col() *[]T {
-	if c, ok := k.cols.Get().(*[]T); ok && len(*c) == k.g.ckk*k.g.hw {
+	n := max(k.g.ckk, k.g.f*k.g.kh*k.g.kw) * k.g.hw
+	if c, ok := k.cols.Get().(*[]T); ok && len(*c) == n {
 		return c
 	}
-	c := make([]T, k.g.ckk*k.g.hw)
+	c := make([]T, n)
 	return &c
 }
 
@@ -182,6 +187,13 @@ func (k *convKernel[T]) Run(lo, hi int) {
 			blas.Gemm(false, false, g.f, g.hw, g.ckk, 1, k.w, g.ckk, *col, g.hw, 1, k.y[n*g.o:(n+1)*g.o], g.hw)
 		}
 	case 1:
+		if k.wt != nil { // same-padded, stride 1: dx is a convolution of dy with the flipped kernel
+			for n := lo; n < hi; n++ {
+				im2col(*col, k.dy[n*g.o:(n+1)*g.o], &k.gt)
+				blas.Gemm(false, false, g.c, g.hw, k.gt.ckk, 1, k.wt, k.gt.ckk, *col, g.hw, 0, k.dx[n*g.chw:(n+1)*g.chw], g.hw)
+			}
+			return
+		}
 		for n := lo; n < hi; n++ {
 			blas.Gemm(true, false, g.ckk, g.hw, g.f, 1, k.w, g.ckk, k.dy[n*g.o:(n+1)*g.o], g.hw, 0, *col, g.hw)
 			dx := k.dx[n*g.chw : (n+1)*g.chw]
@@ -269,6 +281,7 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	case 0:
 		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
 		k.dx, k.pass = k.dx4.Data().([]T), 1
+		k.flipKernel()
 		parallel.For(g.n, 1, k)
 		return k.dx4, nil
 	case 1:
@@ -300,6 +313,32 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		db[f] = T(s)
 	}
 	return k.db1, nil
+}
+
+// flipKernel prepares the dx of a same-padded stride-1 convolution (odd square kernel, pad
+// (K-1)/2) as the convolution of dy with w rotated by 180 degrees and its
+// channels swapped: one im2col of dy (a shifted copy per tap) and a GEMM of depth F*K*K,
+// instead of a GEMM of depth F (16 in resnet-tiny's first stage) and a col2im. Otherwise it
+// sets wt to nil and dx takes the col2im path.
+func (k *convKernel[T]) flipKernel() {
+	g := &k.g
+	if g.stride != 1 || g.kh != g.kw || g.kh%2 == 0 || g.pad != g.kh/2 {
+		k.wt = nil
+		return
+	}
+	if len(k.wt) != len(k.w) {
+		k.wt = make([]T, len(k.w))
+	}
+	kk := g.kh * g.kw
+	for f := range g.f {
+		for c := range g.c {
+			src, dst := k.w[(f*g.c+c)*kk:][:kk], k.wt[(c*g.f+f)*kk:][:kk]
+			for t := range kk {
+				dst[t] = src[kk-1-t]
+			}
+		}
+	}
+	k.gt, _ = newConvGeom(tensor.Shape{g.n, g.f, g.ho, g.wo}, tensor.Shape{g.c, g.f, g.kh, g.kw}, 1, g.pad)
 }
 
 // conv2d adds a convolution node: x [N,C,H,W], w [F,C,KH,KW], b [F].
