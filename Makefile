@@ -5,6 +5,7 @@ FLAGS  ?=
 # The fastest build this machine allows: Go 1.26's SIMD experiment (AVX-512 kernels) on amd64,
 # and OpenBLAS through cgo when the library is installed (Debian: libopenblas-dev).
 FAST   := $(if $(filter amd64,$(shell $(GO) env GOARCH)),GOEXPERIMENT=simd,)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TAGS   := $(if $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes),-tags openblas,)
 
 .PHONY: test lint bench gobench lossbench train
@@ -19,6 +20,8 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(FAST) $(GO) vet $(TAGS) ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(FAST) $(GO) run $(STATICCHECK) $(TAGS) ./...
 
 # Training and inference img/s and peak RSS of the reference models (cmd/bench).
 bench:

@@ -62,11 +62,11 @@ type graphImpl struct {
 
 func (p *graphImpl) Setup(logits []float32, labels []int, k int) error {
 	var err error
-	var z *G.Node
-	if p.cost, z, err = p.graph(logits, labels, k); err != nil {
+	if p.cost, _, err = p.graph(logits, labels, k); err != nil {
 		return err
 	}
 	p.fwd = G.NewTapeMachine(p.cost.Graph().SubgraphRoots(p.cost))
+	var z *G.Node
 	if p.cost2, z, err = p.graph(logits, labels, k); err != nil {
 		return err
 	}

@@ -221,6 +221,10 @@ func expAffine32AVX512(dst, x []float32, m, a, b float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
+// logP are Log32's polynomial coefficients (Cephes logf), highest degree first.
+var logP = [9]float32{7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+	1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1}
+
 // log16 is Log32 on 16 lanes, step for step, so that both give the same values.
 func log16(x archsimd.Float32x16) archsimd.Float32x16 {
 	bits := x.AsInt32x16()

@@ -25,10 +25,6 @@ func Log32(x float32) float32 {
 	return f + y + ln2Hi*e
 }
 
-// Cephes logf polynomial coefficients, highest degree first.
-var logP = [9]float32{7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
-	1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1}
-
 // Logs32 writes dst[i] = Log32(x[i]) for x, dst [n], the same values as Log32.
 func Logs32(dst, x []float32) {
 	if len(dst) != len(x) {
