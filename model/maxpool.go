@@ -9,6 +9,7 @@ import (
 
 	"xent/internal/graphop"
 	"xent/internal/parallel"
+	"xent/internal/vmath"
 )
 
 // maxPoolKernel is a k x k max pool with stride k over x [N,C,H,W] -> y [N,C,H/k,W/k]
@@ -53,6 +54,10 @@ func (p *maxPoolKernel[T]) Run(lo, hi int) {
 			continue
 		}
 		y := p.y[pl*ohw : (pl+1)*ohw]
+		if x32, ok := any(x).([]float32); ok && p.k == 2 {
+			vmath.MaxPool2x2(any(y).([]float32), arg, x32, p.w, p.ho, p.wo)
+			continue
+		}
 		for oy := range p.ho {
 			for ox := range p.wo {
 				best := (oy*p.k)*p.w + ox*p.k

@@ -258,3 +258,44 @@ func TestReLU(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxPool2x2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, w := range []int{32, 16, 8, 6} {
+		ho, wo := 5, w/2
+		x := make([]float32, 2*ho*w+3)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+			if i%7 == 0 {
+				x[i] = 0 // ties, as after a ReLU
+			}
+		}
+		y, arg := make([]float32, ho*wo), make([]int32, ho*wo)
+		MaxPool2x2(y, arg, x, w, ho, wo)
+		for oy := range ho {
+			for ox := range wo {
+				o := oy*wo + ox
+				win := []int{2*oy*w + 2*ox, 2*oy*w + 2*ox + 1, (2*oy+1)*w + 2*ox, (2*oy+1)*w + 2*ox + 1}
+				m := x[win[0]]
+				for _, i := range win {
+					m = max(m, x[i])
+				}
+				in := false
+				for _, i := range win {
+					in = in || int(arg[o]) == i
+				}
+				if y[o] != m || !in || x[arg[o]] != m {
+					t.Fatalf("w=%d (%d,%d): max %v at %d, want %v in window %v", w, oy, ox, y[o], arg[o], m, win)
+				}
+			}
+		}
+		// the kernel in use (AVX-512 in the simd build) picks the same positions on ties
+		y2, arg2 := make([]float32, ho*wo), make([]int32, ho*wo)
+		maxPool2x2Go(y2, arg2, x, w, ho, wo)
+		for o := range y {
+			if y[o] != y2[o] || arg[o] != arg2[o] {
+				t.Fatalf("w=%d output %d: %v at %d, the pure-Go kernel %v at %d", w, o, y[o], arg[o], y2[o], arg2[o])
+			}
+		}
+	}
+}
