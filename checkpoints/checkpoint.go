@@ -18,9 +18,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
+
+	"xent/internal/atomicfile"
 )
 
 // Format and Version identify the files this package writes.
@@ -113,44 +114,15 @@ func checksum(meta string, index map[string]entry, data []byte) (string, error) 
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// Write stores c at path atomically: a temporary file in the same folder, synced, renamed
-// over path, and the folder synced, so that a crash leaves the old file or the new one.
+// Write stores c at path atomically (internal/atomicfile): a crash leaves the old file or
+// the new one.
 func Write(path string, c *Checkpoint) error {
 	b, err := encode(c)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
+	if err := atomicfile.WriteBytes(path, b); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer os.Remove(f.Name()) // after a successful rename this finds nothing
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("checkpoint: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -2,18 +2,19 @@ package train
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"xent/internal/atomicfile"
 )
 
 // writePlot draws the loss (bits) and accuracy curves per epoch side by side into a PNG,
-// written through a temporary file and renamed into place.
+// written atomically.
 func writePlot(path string, ms []EpochMetrics) error {
 	lossPlot, accPlot := plot.New(), plot.New()
 	lossPlot.Title.Text, accPlot.Title.Text = "loss (bits)", "accuracy"
@@ -54,17 +55,12 @@ func writePlot(path string, ms []EpochMetrics) error {
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Inch / 4, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8}
 	lossPlot.Draw(tiles.At(dc, 0, 0))
 	accPlot.Draw(tiles.At(dc, 1, 0))
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-plot-")
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		_, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	defer os.Remove(f.Name())
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return fmt.Errorf("plot: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("plot: %w", err)
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"xent/internal/atomicfile"
 	"xent/internal/blas"
 	"xent/internal/vmath"
 	"xent/loss"
@@ -117,7 +118,10 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(c.json, append(b, '\n'), 0o644)
+	if err := atomicfile.WriteBytes(c.json, append(b, '\n')); err != nil {
+		return fmt.Errorf("-json: %w", err)
+	}
+	return nil
 }
 
 // childEnv marks a measuring child process (the tests' binary needs to know).

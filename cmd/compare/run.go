@@ -19,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"xent/internal/atomicfile"
 	"xent/train"
 )
 
@@ -135,17 +136,8 @@ func curves(path string, runs []runLog) error {
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Inch / 4, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8}
 	acc.Draw(tiles.At(dc, 0, 0))
 	nll.Draw(tiles.At(dc, 1, 0))
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-compare-")
-	if err != nil {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w)
 		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	})
 }

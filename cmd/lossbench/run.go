@@ -7,13 +7,13 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"xent/internal/atomicfile"
 	"xent/internal/vmath"
 )
 
@@ -118,7 +118,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.json, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(c.json, append(b, '\n')); err != nil {
 		return fmt.Errorf("-json: %w", err)
 	}
 	return nil
@@ -220,32 +220,4 @@ func countNonfinite(l float64, grad []float32) int {
 		}
 	}
 	return bad
-}
-
-// writeFileAtomic writes b to path through a temporary file in the same folder.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(dirOf(path), ".lossbench-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
