@@ -33,8 +33,10 @@ type bnKernel[T graphop.Float] struct {
 	runMean      []T // [C], shared with the other graph
 	runVar       []T
 	mean, invStd []float64 // of the last forward, per channel
+	db, dg       []float64 // sum dy and sum dy*xhat per channel, of the backward under way
+	sumsDone     bool      // db and dg are this step's: the three gradient nodes share them
 	y, dx        *tensor.Dense
-	dg, db       *tensor.Dense
+	dgT, dbT     *tensor.Dense
 }
 
 func (k *bnKernel[T]) String() string {
@@ -53,13 +55,8 @@ func (k *bnKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	return x.Clone(), nil
 }
 
-// channel visits the elements of channel c of x [N,C,HW] image by image.
-func channel[T graphop.Float](x []T, n, c, ch, hw int, f func(seg []T, off int)) {
-	for i := range n {
-		off := (i*ch + c) * hw
-		f(x[off:off+hw], off)
-	}
-}
+// plane returns the offset of channel c of image i in x [N,C,HW].
+func plane(i, c, ch, hw int) int { return (i*ch + c) * hw }
 
 func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	x, err := graphop.Data[T](in[0], "batchnorm input")
@@ -75,23 +72,25 @@ func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	y := k.y.Data().([]T)
 	if len(k.mean) != ch {
 		k.mean, k.invStd = make([]float64, ch), make([]float64, ch)
+		k.db, k.dg = make([]float64, ch), make([]float64, ch)
 	}
+	k.sumsDone = false
 	for c := range ch {
 		mean, variance := float64(k.runMean[c]), float64(k.runVar[c])
 		if k.train {
 			var sum, sq float64
-			channel(x, n, c, ch, hw, func(seg []T, _ int) {
-				for _, v := range seg {
+			for i := range n {
+				for _, v := range x[plane(i, c, ch, hw):][:hw] {
 					sum += float64(v)
 				}
-			})
+			}
 			mean = sum / m
-			channel(x, n, c, ch, hw, func(seg []T, _ int) {
-				for _, v := range seg {
+			for i := range n {
+				for _, v := range x[plane(i, c, ch, hw):][:hw] {
 					d := float64(v) - mean
 					sq += d * d
 				}
-			})
+			}
 			variance = sq / m
 			unbiased := sq / math.Max(m-1, 1)
 			k.runMean[c] = T((1-k.momentum)*float64(k.runMean[c]) + k.momentum*mean)
@@ -100,12 +99,13 @@ func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		inv := 1 / math.Sqrt(variance+k.eps)
 		k.mean[c], k.invStd[c] = mean, inv
 		scale, shift := T(float64(g[c])*inv), T(float64(b[c])-float64(g[c])*inv*mean)
-		channel(x, n, c, ch, hw, func(seg []T, off int) {
+		for i := range n {
+			off := plane(i, c, ch, hw)
 			out := y[off : off+hw]
-			for i, v := range seg {
-				out[i] = v*scale + shift
+			for j, v := range x[off : off+hw] {
+				out[j] = v*scale + shift
 			}
-		})
+		}
 	}
 	return k.y, nil
 }
@@ -123,23 +123,27 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	s := in[0].Shape()
 	n, ch, hw := s[0], s[1], s[2]*s[3]
 	m := float64(n * hw)
-	// per channel: db = sum dy, dg = sum dy*xhat
-	dbs, dgs := make([]float64, ch), make([]float64, ch)
-	for c := range ch {
-		mean, inv := k.mean[c], k.invStd[c]
-		channel(x, n, c, ch, hw, func(seg []T, off int) {
-			for i, v := range seg {
-				d := float64(dy[off+i])
-				dbs[c] += d
-				dgs[c] += d * (float64(v) - mean) * inv
+	if !k.sumsDone { // per channel: db = sum dy, dg = sum dy*xhat; once for the three nodes
+		for c := range ch {
+			mean, inv := k.mean[c], k.invStd[c]
+			var db, dg float64
+			for i := range n {
+				off := plane(i, c, ch, hw)
+				for j, v := range x[off : off+hw] {
+					d := float64(dy[off+j])
+					db += d
+					dg += d * (float64(v) - mean) * inv
+				}
 			}
-		})
+			k.db[c], k.dg[c] = db, dg
+		}
+		k.sumsDone = true
 	}
 	switch wrt {
 	case 1, 2:
-		out, src := &k.dg, dgs
+		out, src := &k.dgT, k.dg
 		if wrt == 2 {
-			out, src = &k.db, dbs
+			out, src = &k.dbT, k.db
 		}
 		*out = graphop.Reused[T](*out, ch)
 		d := (*out).Data().([]T)
@@ -152,16 +156,17 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	dx := k.dx.Data().([]T)
 	for c := range ch {
 		mean, inv, gc := k.mean[c], k.invStd[c], float64(g[c])
-		channel(x, n, c, ch, hw, func(seg []T, off int) {
-			for i, v := range seg {
-				d := float64(dy[off+i])
+		for i := range n {
+			off := plane(i, c, ch, hw)
+			for j, v := range x[off : off+hw] {
+				d := float64(dy[off+j])
 				if k.train {
 					xhat := (float64(v) - mean) * inv
-					d -= dbs[c]/m + xhat*dgs[c]/m
+					d -= k.db[c]/m + xhat*k.dg[c]/m
 				}
-				dx[off+i] = T(gc * inv * d)
+				dx[off+j] = T(gc * inv * d)
 			}
-		})
+		}
 	}
 	return k.dx, nil
 }

@@ -62,6 +62,7 @@ type runner struct {
 	labels  []int // the training graph's bound labels
 	cost    *G.Node
 	grads   G.Nodes
+	gradBuf [][]float32 // the gradients' data, refilled every step
 	vm, evm G.VM
 	opt     optim.Optimizer
 	sched   optim.Schedule
@@ -318,11 +319,11 @@ func (r *runner) step(b *cifar10.Batch) (float64, int, error) {
 		return 0, 0, fmt.Errorf("train: step %d (epoch %d, batch %d): loss is %v; stopping (the last checkpoint is kept); try a lower -lr",
 			r.st.Step+1, b.Epoch+1, b.Index, l)
 	}
-	grads := make([][]float32, len(r.grads))
-	for i, gr := range r.grads {
-		grads[i] = gr.Value().Data().([]float32)
+	r.gradBuf = r.gradBuf[:0]
+	for _, gr := range r.grads {
+		r.gradBuf = append(r.gradBuf, gr.Value().Data().([]float32))
 	}
-	if err := r.opt.Step(r.sched.LR(r.st.Step), grads); err != nil {
+	if err := r.opt.Step(r.sched.LR(r.st.Step), r.gradBuf); err != nil {
 		return 0, 0, err
 	}
 	return l, countCorrect(g.Logits.Value().Data().([]float32), b.Labels), nil

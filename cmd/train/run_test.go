@@ -206,14 +206,15 @@ func TestNonFiniteLossStops(t *testing.T) {
 		t.Fatalf("err = %v, want a non-finite loss stop", err)
 	}
 	latest, _ := checkpoint.Store{Dir: ck}.Latest()
-	if latest != "" {
-		if _, err := checkpoint.Read(latest); err != nil {
-			t.Errorf("the last checkpoint is not loadable: %v", err)
-		}
-		step, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(latest), "step-"), ".safetensors"))
-		if step < 1 {
-			t.Errorf("latest checkpoint %s", latest)
-		}
+	if latest == "" {
+		t.Fatal("no checkpoint from the steps before the loss went non-finite")
+	}
+	if _, err := checkpoint.Read(latest); err != nil {
+		t.Errorf("the last checkpoint is not loadable: %v", err)
+	}
+	step, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(latest), "step-"), ".safetensors"))
+	if step < 1 {
+		t.Errorf("latest checkpoint %s", latest)
 	}
 }
 
