@@ -23,6 +23,7 @@ var archs = map[string]struct {
 	"cnn-small":   {CNNSmall, PyTorchDefault, "3 x (conv3x3 -> ReLU -> maxpool2) with 32/64/128 channels -> linear 2048-256 -> ReLU -> linear 256-10"},
 	"resnet-tiny": {ResNetTiny, PyTorchDefault, "conv3x3 16 and 3 residual stages 16/32/64 (no BatchNorm) -> global avg pool -> linear 64-10"},
 	"resnet9":     {ResNet9(64), He, "ResNet-9 (Myrtle/airbench style, conv-BN-ReLU, residual stages), width 64; resnet9-W for width W"},
+	"airbench":    {Airbench([3]int{64, 256, 256}), PyTorchDefault, "airbench94's net: fixed 2x2 whitening, 3 x (conv-pool-BN-GELU-conv-BN-GELU) of 64/256/256, maxpool3, linear/9; airbench-A-B-C for other widths"},
 }
 
 // Names lists the named architectures with a line about each.
@@ -60,6 +61,9 @@ func Named(name string) (Arch, Init, error) {
 		arch, err := ParseSpec(name)
 		return arch, PyTorchDefault, err
 	}
+	if arch, ok := parseAirbench(name); ok {
+		return arch, PyTorchDefault, nil
+	}
 	if w, ok := strings.CutPrefix(name, "resnet9-"); ok {
 		if width, err := strconv.Atoi(w); err == nil && width > 0 {
 			return ResNet9(width), He, nil
@@ -70,7 +74,7 @@ func Named(name string) (Arch, Init, error) {
 		known = append(known, n)
 	}
 	sort.Strings(known)
-	return nil, 0, fmt.Errorf("model: unknown architecture %q (have %s, resnet9-W, or a spec like conv32,relu,pool2,flatten,fc10)", name, strings.Join(known, ", "))
+	return nil, 0, fmt.Errorf("model: unknown architecture %q (have %s, resnet9-W, airbench-A-B-C, or a spec like conv32,relu,pool2,flatten,fc10)", name, strings.Join(known, ", "))
 }
 
 // MLP is flatten(3072) -> linear(3072->512) -> ReLU -> linear(512->10).

@@ -124,26 +124,53 @@ func (b *Builder) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node 
 // Conv2d is a convolution of x [N,C,H,W] with out filters of kernel x kernel taps, stride
 // and zero padding pad, plus a bias: weight [out,C,kernel,kernel], bias [out].
 func (b *Builder) Conv2d(name string, x *gorgonia.Node, out, kernel, stride, pad int) *gorgonia.Node {
+	return b.Conv(name, x, ConvConfig{Out: out, Kernel: kernel, Stride: stride, Pad: pad})
+}
+
+// ConvConfig is a convolution layer: Out filters of Kernel x Kernel taps, Stride and zero
+// padding Pad.
+type ConvConfig struct {
+	Out, Kernel, Stride, Pad int
+	NoBias                   bool // no bias (a BatchNorm follows), as bias=False in PyTorch
+	// Dirac starts filter i < C as the identity on channel i (torch.nn.init.dirac_ on the
+	// first C filters, airbench's initialisation), the others as the architecture's Init.
+	Dirac bool
+}
+
+// Conv is a convolution of x [N,C,H,W] as c says: weight name+".weight" [Out,C,K,K] and,
+// unless NoBias, name+".bias" [Out].
+func (b *Builder) Conv(name string, x *gorgonia.Node, c ConvConfig) *gorgonia.Node {
 	if !b.ok(x) || !b.layer(name) {
 		return nil
 	}
 	if x.Shape().Dims() != 4 {
 		return b.fail(fmt.Errorf("model: %s: input %v, want [N,C,H,W]", name, x.Shape()))
 	}
-	c := x.Shape()[1]
-	wf, bf := weightInit(b.init, b.rng, c*kernel*kernel, out*kernel*kernel)
-	w := b.param(name+".weight", []int{out, c, kernel, kernel}, wf, true, true)
-	bias := b.param(name+".bias", []int{out}, bf, true, false)
-	if !b.ok(w, bias) {
+	if c.Stride == 0 {
+		c.Stride = 1
+	}
+	in, k := x.Shape()[1], c.Kernel
+	wf, bf := weightInit(b.init, b.rng, in*k*k, c.Out*k*k)
+	if c.Dirac {
+		wf = dirac(wf, c.Out, in, k)
+	}
+	w := b.param(name+".weight", []int{c.Out, in, k, k}, wf, true, true)
+	var bias *gorgonia.Node
+	params := c.Out * in * k * k
+	if !c.NoBias {
+		bias = b.param(name+".bias", []int{c.Out}, bf, true, false)
+		params += c.Out
+	}
+	if !b.ok(w) || (!c.NoBias && !b.ok(bias)) {
 		return nil
 	}
-	y, err := conv2d(x, w, bias, stride, pad)
+	y, err := conv2d(x, w, bias, c.Stride, c.Pad)
 	if err != nil {
 		return b.fail(fmt.Errorf("model: %s: %w", name, err))
 	}
 	s := y.Shape()
-	return b.add(y, nil, Layer{Name: name, Kind: fmt.Sprintf("conv%dx%d/%d", kernel, kernel, stride),
-		Params: out*c*kernel*kernel + out, MACs: int64(s[1] * s[2] * s[3] * c * kernel * kernel)})
+	return b.add(y, nil, Layer{Name: name, Kind: fmt.Sprintf("conv%dx%d/%d", k, k, c.Stride),
+		Params: params, MACs: int64(s[1] * s[2] * s[3] * in * k * k)})
 }
 
 // BatchNorm2d normalises each channel of x [N,C,H,W]: batch statistics in the training
@@ -151,28 +178,63 @@ func (b *Builder) Conv2d(name string, x *gorgonia.Node, out, kernel, stride, pad
 // Its scale starts at 1 and its shift at 0; the running mean and variance are kept as
 // name+".running_mean" and name+".running_var".
 func (b *Builder) BatchNorm2d(name string, x *gorgonia.Node) *gorgonia.Node {
+	return b.BatchNorm(name, x, BatchNormConfig{Momentum: 0.1, Eps: 1e-5})
+}
+
+// BatchNormConfig is a BatchNorm layer's options.
+type BatchNormConfig struct {
+	Momentum float64 // weight of the new batch in the running statistics (PyTorch's momentum), e.g. 0.1
+	Eps      float64 // added to the variance, e.g. 1e-5
+	// FixedScale keeps the scale at 1 (not trained; airbench's weight=False).
+	FixedScale bool
+	// ShiftLRScale multiplies the learning rate of the shift (airbench's bias_scaler, 64);
+	// 0 means 1.
+	ShiftLRScale float64
+}
+
+// BatchNorm is BatchNorm2d with the options of c.
+func (b *Builder) BatchNorm(name string, x *gorgonia.Node, c BatchNormConfig) *gorgonia.Node {
 	if !b.ok(x) || !b.layer(name) {
 		return nil
 	}
 	if x.Shape().Dims() != 4 {
 		return b.fail(fmt.Errorf("model: %s: input %v, want [N,C,H,W]", name, x.Shape()))
 	}
-	c := x.Shape()[1]
-	g := b.param(name+".weight", []int{c}, constant(1), true, false)
-	sh := b.param(name+".bias", []int{c}, constant(0), true, false)
-	mean, err := b.params.get(name+".running_mean", b.dt, []int{c}, constant(0), false, false)
+	if !(c.Momentum > 0 && c.Momentum <= 1) || !(c.Eps > 0) {
+		return b.fail(fmt.Errorf("model: %s: batchnorm momentum %v, eps %v: want (0, 1] and > 0", name, c.Momentum, c.Eps))
+	}
+	ch := x.Shape()[1]
+	g := b.param(name+".weight", []int{ch}, constant(1), !c.FixedScale, false)
+	sh := b.param(name+".bias", []int{ch}, constant(0), true, false)
+	if p := b.params.Get(name + ".bias"); p != nil && c.ShiftLRScale > 0 {
+		p.LRScale = c.ShiftLRScale
+	}
+	mean, err := b.params.get(name+".running_mean", b.dt, []int{ch}, constant(0), false, false)
 	if err != nil {
 		return b.fail(err)
 	}
-	variance, err := b.params.get(name+".running_var", b.dt, []int{c}, constant(1), false, false)
+	variance, err := b.params.get(name+".running_var", b.dt, []int{ch}, constant(1), false, false)
 	if err != nil {
 		return b.fail(err)
 	}
 	if !b.ok(g, sh) {
 		return nil
 	}
-	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, 0.1, 1e-5)
-	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: 2 * c})
+	params := 2 * ch
+	if c.FixedScale {
+		params = ch
+	}
+	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, c.Momentum, c.Eps)
+	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: params})
+}
+
+// GELU is x*Phi(x), PyTorch's nn.GELU() (the exact form).
+func (b *Builder) GELU(x *gorgonia.Node) *gorgonia.Node {
+	if !b.ok(x) {
+		return nil
+	}
+	y, err := gelu(x)
+	return b.add(y, err, Layer{Name: fmt.Sprintf("gelu%d", len(b.layers)), Kind: "gelu"})
 }
 
 // ReLU is max(x, 0).

@@ -145,14 +145,16 @@ func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 // dwGroups is the number of groups of images whose shares of dw are summed in order.
 const dwGroups = 8
 
-// convKernel computes a convolution with bias, NCHW, one image at a time as
-// y_n [F,HO*WO] = w [F,CKK] x im2col(x_n) [CKK,HO*WO] + b, images split across cores:
+// convKernel computes a convolution with bias (or without: noBias, two inputs), NCHW, one
+// image at a time as y_n [F,HO*WO] = w [F,CKK] x im2col(x_n) [CKK,HO*WO] + b, images split
+// across cores:
 //
 //	dx_n = col2im(w^T x dy_n),  dw = sum_n dy_n x im2col(x_n)^T,  db = sum_{n,p} dy_n[:,p].
 type convKernel[T graphop.Float] struct {
 	g          convGeom
 	stride     int
 	pad        int
+	noBias     bool
 	cols       sync.Pool // *[]T of CKK*HO*WO, one per running chunk
 	parts      []T       // [dwGroups, F, CKK]: each group's share of dw
 	x, w, y    []T
@@ -182,9 +184,13 @@ func (k *convKernel[T]) Run(lo, hi int) {
 	defer k.cols.Put(col)
 	switch k.pass {
 	case 0:
+		beta := T(1) // onto the bias
+		if k.noBias {
+			beta = 0
+		}
 		for n := lo; n < hi; n++ {
 			im2col(*col, k.x[n*g.chw:(n+1)*g.chw], g)
-			blas.Gemm(false, false, g.f, g.hw, g.ckk, 1, k.w, g.ckk, *col, g.hw, 1, k.y[n*g.o:(n+1)*g.o], g.hw)
+			blas.Gemm(false, false, g.f, g.hw, g.ckk, 1, k.w, g.ckk, *col, g.hw, beta, k.y[n*g.o:(n+1)*g.o], g.hw)
 		}
 	case 1:
 		if k.wt != nil { // same-padded, stride 1: dx is a convolution of dy with the flipped kernel
@@ -213,10 +219,13 @@ func (k *convKernel[T]) Run(lo, hi int) {
 }
 
 func (k *convKernel[T]) String() string {
-	return fmt.Sprintf("xent.Conv2d{stride=%d pad=%d}", k.stride, k.pad)
+	return fmt.Sprintf("xent.Conv2d{stride=%d pad=%d nobias=%v}", k.stride, k.pad, k.noBias)
 }
 
 func (k *convKernel[T]) Types() ([]hm.Type, hm.Type) {
+	if k.noBias {
+		return []hm.Type{tensor4, tensor4}, tensor4
+	}
 	return []hm.Type{tensor4, tensor4, vectorA}, tensor4
 }
 
@@ -228,7 +237,12 @@ func (k *convKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	return tensor.Shape{g.n, g.f, g.ho, g.wo}, nil
 }
 
-func (k *convKernel[T]) DiffWRT() []bool { return []bool{true, true, true} }
+func (k *convKernel[T]) DiffWRT() []bool {
+	if k.noBias {
+		return []bool{true, true}
+	}
+	return []bool{true, true, true}
+}
 
 // bind reads the inputs (and, for a backward pass, the upstream gradient).
 func (k *convKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) (b []T, err error) {
@@ -242,8 +256,10 @@ func (k *convKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) (b []T, e
 	if k.w, err = graphop.Data[T](in[1], "conv weight"); err != nil {
 		return nil, err
 	}
-	if b, err = graphop.Data[T](in[2], "conv bias"); err != nil {
-		return nil, err
+	if !k.noBias {
+		if b, err = graphop.Data[T](in[2], "conv bias"); err != nil {
+			return nil, err
+		}
 	}
 	if grad != nil {
 		k.dy, err = graphop.Data[T](grad, "conv output gradient")
@@ -260,7 +276,7 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	k.y4 = graphop.Reused[T](k.y4, g.n, g.f, g.ho, g.wo)
 	k.y = k.y4.Data().([]T)
 	for n := range g.n { // the bias, then the GEMMs accumulate onto it
-		for f := range g.f {
+		for f := range b {
 			out := k.y[n*g.o+f*g.hw : n*g.o+(f+1)*g.hw]
 			for p := range out {
 				out[p] = b[f]
@@ -341,13 +357,16 @@ func (k *convKernel[T]) flipKernel() {
 	k.gt, _ = newConvGeom(tensor.Shape{g.n, g.f, g.ho, g.wo}, tensor.Shape{g.c, g.f, g.kh, g.kw}, 1, g.pad)
 }
 
-// conv2d adds a convolution node: x [N,C,H,W], w [F,C,KH,KW], b [F].
+// conv2d adds a convolution node: x [N,C,H,W], w [F,C,KH,KW], b [F] or nil for none.
 func conv2d(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
 	var k graphop.Kernel
 	if x.Dtype() == tensor.Float64 {
-		k = &convKernel[float64]{stride: stride, pad: pad}
+		k = &convKernel[float64]{stride: stride, pad: pad, noBias: b == nil}
 	} else {
-		k = &convKernel[float32]{stride: stride, pad: pad}
+		k = &convKernel[float32]{stride: stride, pad: pad, noBias: b == nil}
+	}
+	if b == nil {
+		return graphop.Apply(k, x, w)
 	}
 	return graphop.Apply(k, x, w, b)
 }

@@ -100,6 +100,21 @@ func shapeOf(x *gorgonia.Node) any {
 	return x.Shape()
 }
 
+// NeedsData reports whether a layer initialises itself from training images (Whiten):
+// then call InitFromData before training.
+func (n *Net) NeedsData() bool { return len(n.Params.initOrder) > 0 }
+
+// InitFromData runs the data-dependent initialisations on n normalised training images
+// [n,3,32,32] (airbench uses 5,000). A resumed run restores the checkpoint afterwards.
+func (n *Net) InitFromData(images []float32, count int) error {
+	for _, name := range n.Params.initOrder {
+		if err := n.Params.inits[name](images, count); err != nil {
+			return fmt.Errorf("model: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Trainable returns the trainable tensors in the order of Graph.Params.
 func (n *Net) Trainable() []*Param {
 	var out []*Param

@@ -129,6 +129,12 @@ func TestConv2d(t *testing.T) {
 			func(d [][]float64) []float64 {
 				return refConv(d[0], d[1], d[2], tc.n, tc.c, tc.h, tc.w, tc.f, tc.k, tc.s, tc.p)
 			})
+		// without a bias: two inputs, the GEMM writes instead of accumulating
+		opCheck(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}}, []int{0, 1},
+			func(in []*G.Node) (*G.Node, error) { return conv2d(in[0], in[1], nil, tc.s, tc.p) },
+			func(d [][]float64) []float64 {
+				return refConv(d[0], d[1], make([]float64, tc.f), tc.n, tc.c, tc.h, tc.w, tc.f, tc.k, tc.s, tc.p)
+			})
 	}
 }
 
@@ -302,4 +308,15 @@ func TestDropoutScale(t *testing.T) {
 	if math.Abs(mean-1) > 0.02 || math.Abs(dropped/n-p) > 0.02 {
 		t.Errorf("mean %v (want 1), dropped %v (want %v)", mean, dropped/n, p)
 	}
+}
+
+func TestGELU(t *testing.T) {
+	opCheck(t, [][]int{{2, 3, 4, 5}}, []int{0}, func(in []*G.Node) (*G.Node, error) { return gelu(in[0]) },
+		func(d [][]float64) []float64 {
+			y := make([]float64, len(d[0]))
+			for i, v := range d[0] {
+				y[i] = v * 0.5 * (1 + math.Erf(v/math.Sqrt2))
+			}
+			return y
+		})
 }

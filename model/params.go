@@ -14,7 +14,8 @@ type Param struct {
 	Name      string
 	T         *tensor.Dense
 	Trainable bool
-	Decay     bool // weight decay applies (weights of conv and linear layers; not biases or BatchNorm)
+	Decay     bool    // weight decay applies (weights of conv and linear layers; not biases or BatchNorm)
+	LRScale   float64 // multiplies the learning rate for this tensor; 0 means 1
 }
 
 // Params holds a model's tensors by name, in the order they were made. The training and
@@ -22,6 +23,19 @@ type Param struct {
 type Params struct {
 	list   []*Param
 	byName map[string]*Param
+	// data-dependent initialisations (Whiten's), by layer name, run by Net.InitFromData
+	inits     map[string]func(images []float32, n int) error
+	initOrder []string
+}
+
+// set writes element i of the tensor from a float64.
+func (p *Param) set(i int, v float64) {
+	switch d := p.T.Data().(type) {
+	case []float32:
+		d[i] = float32(v)
+	case []float64:
+		d[i] = v
+	}
 }
 
 // NewParams returns an empty store.
@@ -118,4 +132,17 @@ func weightInit(init Init, rng *rand.Rand, fanIn, fanOut int) (w, b func([]float
 	}
 	bound := 1 / math.Sqrt(float64(fanIn))
 	return uniform(rng, bound), uniform(rng, bound)
+}
+
+// dirac wraps the fill of a weight [out,in,k,k] so that filter i < min(out, in) is the
+// identity on channel i: a 1 at its centre tap, 0 elsewhere.
+func dirac(fill func([]float64), out, in, k int) func([]float64) {
+	return func(v []float64) {
+		fill(v)
+		for i := range min(out, in) {
+			w := v[i*in*k*k : (i+1)*in*k*k]
+			clear(w)
+			w[(i*k+k/2)*k+k/2] = 1
+		}
+	}
 }

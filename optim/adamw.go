@@ -43,12 +43,13 @@ func (a *AdamW) Step(lr float64, grads [][]float32) error {
 	b1, b2 := a.cfg.Beta1, a.cfg.Beta2
 	c1 := 1 - math.Pow(b1, float64(a.steps))
 	c2 := 1 - math.Pow(b2, float64(a.steps))
-	stepSize, sqrtC2 := float32(lr/c1), float32(math.Sqrt(c2))
+	sqrtC2 := float32(math.Sqrt(c2))
 	for i, p := range a.params {
 		w, g, m, v := p.Data, grads[i], a.m[i], a.v[i]
-		decay := float32(1)
+		plr := p.scaled(lr)
+		stepSize, decay := float32(plr/c1), float32(1)
 		if p.Decay {
-			decay = float32(1 - lr*a.cfg.WeightDecay)
+			decay = float32(1 - plr*a.cfg.WeightDecay)
 		}
 		for j := range w {
 			m[j] = float32(b1)*m[j] + float32(1-b1)*g[j]

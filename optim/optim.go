@@ -14,6 +14,17 @@ type Param struct {
 	Name  string
 	Data  []float32 // updated in place by Step
 	Decay bool      // weight decay applies (false for biases and BatchNorm scale and shift)
+	// LRScale multiplies the learning rate of this parameter, as a PyTorch parameter group
+	// with its own lr (airbench trains BatchNorm shifts at 64x); 0 means 1.
+	LRScale float64
+}
+
+// scaled returns lr times p's LRScale.
+func (p *Param) scaled(lr float64) float64 {
+	if p.LRScale == 0 {
+		return lr
+	}
+	return lr * p.LRScale
 }
 
 // An Optimizer updates its parameters from one step's gradients.

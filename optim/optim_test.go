@@ -196,3 +196,40 @@ func TestSchedules(t *testing.T) {
 		}
 	}
 }
+
+// A parameter's LRScale is the same as running it at the scaled rate, for both optimizers.
+func TestLRScale(t *testing.T) {
+	for _, name := range []string{"sgd", "adamw"} {
+		run := func(lr, scale float64) []float32 {
+			w := []float32{1, -2, 3}
+			p := []Param{{Name: "w", Data: w, Decay: true, LRScale: scale}}
+			var o Optimizer
+			var err error
+			if name == "sgd" {
+				o, err = NewSGD(p, SGDConfig{Momentum: 0.9, Nesterov: true, WeightDecay: 0.01})
+			} else {
+				o, err = NewAdamW(p, AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for step := range 3 {
+				g := []float32{0.5, float32(step) - 1, -0.25}
+				if err := o.Step(lr, [][]float32{g}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return w
+		}
+		a, b := run(0.01, 4), run(0.04, 0)
+		for i := range a {
+			if a[i] != b[i] {
+				t.Errorf("%s: LRScale 4 at 0.01 gives %v, lr 0.04 gives %v", name, a, b)
+				break
+			}
+		}
+		if c := run(0.01, 0); c[0] == a[0] {
+			t.Errorf("%s: LRScale had no effect", name)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func (s *SGD) Step(lr float64, grads [][]float32) error {
 	}
 	mu, damp := float32(s.cfg.Momentum), float32(1-s.cfg.Dampening)
 	for i, p := range s.params {
+		lr := p.scaled(lr)
 		wd := float32(0)
 		if p.Decay {
 			wd = float32(s.cfg.WeightDecay)

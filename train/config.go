@@ -4,6 +4,7 @@ package train
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"xent/model"
@@ -26,7 +27,7 @@ type Config struct {
 	Momentum        float64 `json:"momentum"`         // sgd momentum, e.g. 0.9 (adamw: beta1)
 	Nesterov        bool    `json:"nesterov"`         // sgd with Nesterov momentum
 	LabelSmoothing  float64 `json:"label_smoothing"`  // eps of the smoothed target, e.g. 0.1
-	Augment         string  `json:"augment"`          // comma list of crop, reflect, flip, altflip; or none
+	Augment         string  `json:"augment"`          // comma list of crop (pad 4), cropN (pad N), reflect, flip, altflip; or none
 	Seed            uint64  `json:"seed"`             // seeds initialisation, order and augmentation
 	Threads         int     `json:"threads"`          // GOMAXPROCS; 0 = every core
 	CheckpointDir   string  `json:"checkpoint_dir"`   // where checkpoints go; "" = none
@@ -36,6 +37,8 @@ type Config struct {
 	Metrics         string  `json:"metrics"`          // JSON-lines file, one line per epoch; "" = none
 	Plot            string  `json:"plot"`             // PNG of the curves; "" = Metrics with .png
 	Subset          int     `json:"subset"`           // use only the first N training images; 0 = all
+	Val             int     `json:"val"`              // hold out the last N training images and evaluate on them instead of the test split; 0 = none
+	TTA             string  `json:"tta"`              // test-time augmentation: none, or flip (average the logits of each image and its mirror)
 	Preset          string  `json:"preset"`           // the recipe the defaults came from
 	CPUProfile      string  `json:"cpuprofile"`       // write a CPU profile here
 }
@@ -85,6 +88,10 @@ func (c *Config) check() error {
 		return fmt.Errorf("-keep %d: want >= 1", c.Keep)
 	case c.Subset < 0:
 		return fmt.Errorf("-subset %d: want >= 0", c.Subset)
+	case c.Val < 0:
+		return fmt.Errorf("-val %d: want >= 0", c.Val)
+	case c.TTA != "" && c.TTA != "none" && c.TTA != "flip":
+		return fmt.Errorf("-tta %q: want none or flip", c.TTA)
 	case c.Nesterov && (c.Optimizer != "sgd" || c.Momentum == 0):
 		return fmt.Errorf("-nesterov needs -optimizer sgd with -momentum > 0 (use -nesterov=false)")
 	case c.Resume && c.CheckpointDir == "":
@@ -103,7 +110,7 @@ func (c *Config) check() error {
 
 // augmentation is what -augment asks for.
 type augmentation struct {
-	crop          bool
+	crop          int // padding of the random crop (translation by up to crop pixels); 0 = none
 	reflect       bool
 	flip, altflip bool
 }
@@ -114,9 +121,18 @@ func parseAugment(s string) (augmentation, error) {
 		return a, nil
 	}
 	for _, w := range strings.Split(s, ",") {
-		switch strings.TrimSpace(w) {
+		w = strings.TrimSpace(w)
+		if n, ok := strings.CutPrefix(w, "crop"); ok && n != "" {
+			pad, err := strconv.Atoi(n)
+			if err != nil || pad < 1 || pad > 16 {
+				return a, fmt.Errorf("-augment %q: %q: want cropN with N in 1..16 pixels", s, w)
+			}
+			a.crop = pad
+			continue
+		}
+		switch w {
 		case "crop":
-			a.crop = true
+			a.crop = 4
 		case "reflect":
 			a.reflect = true
 		case "flip":
@@ -124,13 +140,13 @@ func parseAugment(s string) (augmentation, error) {
 		case "altflip":
 			a.altflip = true
 		default:
-			return a, fmt.Errorf("-augment %q: unknown %q (want a comma list of crop, reflect, flip, altflip, or none)", s, w)
+			return a, fmt.Errorf("-augment %q: unknown %q (want a comma list of crop (4 pixels), cropN (N pixels), reflect, flip, altflip, or none)", s, w)
 		}
 	}
 	if a.flip && a.altflip {
 		return a, fmt.Errorf("-augment %q: flip and altflip exclude each other", s)
 	}
-	if a.reflect && !a.crop {
+	if a.reflect && a.crop == 0 {
 		return a, fmt.Errorf("-augment %q: reflect is a crop's padding; add crop", s)
 	}
 	return a, nil

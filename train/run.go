@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	G "gorgonia.org/gorgonia"
@@ -37,6 +38,7 @@ type EpochMetrics struct {
 	TestLoss     float64   `json:"test_loss"` // nats
 	TestLossBits float64   `json:"test_loss_bits"`
 	TestAcc      float64   `json:"test_acc"`
+	Split        string    `json:"split"` // what test_* measure: "test", or "val" (written val_*) with -val
 	ECE          float64   `json:"ece"`
 	PerClass     []float64 `json:"test_acc_per_class"`
 	ImgPerS      float64   `json:"img_per_s"` // training images per second in the epoch
@@ -67,9 +69,12 @@ type runner struct {
 	opt     optim.Optimizer
 	sched   optim.Schedule
 	train   *cifar10.Iterator
-	test    *cifar10.Iterator
+	test    *cifar10.Iterator // the evaluation split: the test split, or the held-out training images with -val
+	split   string            // "test" or "val"
 	st      state
 	start   time.Time
+
+	mean, std [3]float32 // of the training images' channels, for normalisation
 }
 
 // Run trains as cfg says, writing progress to out, until the last epoch or until ctx is
@@ -140,6 +145,14 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		return err
 	}
+	r.split = "test"
+	if cfg.Val > 0 { // the last Val records (of data_batch_5), never seen in training
+		n := r.data.Train.Len()
+		if cfg.Val >= n {
+			return fmt.Errorf("-val %d: want fewer than the %d training images", cfg.Val, n)
+		}
+		r.data.Test, r.data.Train, r.split = r.data.Train.Slice(n-cfg.Val, n), r.data.Train.Slice(0, n-cfg.Val), "val"
+	}
 	if cfg.Subset > 0 && cfg.Subset < r.data.Train.Len() {
 		r.data.Train = r.data.Train.Slice(0, cfg.Subset)
 	}
@@ -156,6 +169,9 @@ func (r *runner) setup(ctx context.Context) error {
 		return err
 	}
 	if err := r.buildOptimizer(); err != nil {
+		return err
+	}
+	if err := r.initFromData(); err != nil {
 		return err
 	}
 	r.st = state{Version: stateVersion, Model: cfg.Model, Config: cfg, BestAcc: -1}
@@ -194,15 +210,13 @@ func (r *runner) buildGraphs() error {
 func (r *runner) buildData() error {
 	aug, _ := parseAugment(r.cfg.Augment)
 	m, s := r.data.Train.ChannelStats()
-	var mean, std [3]float32
+	mean, std := &r.mean, &r.std
 	for c := range 3 {
 		mean[c], std[c] = float32(m[c]), float32(s[c])
 	}
 	train := cifar10.IterConfig{BatchSize: r.cfg.Batch, Shuffle: true, DropLast: true, Seed: r.cfg.Seed,
-		Mean: mean, Std: std, Prefetch: 2}
-	if aug.crop {
-		train.Crop = 4
-	}
+		Mean: *mean, Std: *std, Prefetch: 2}
+	train.Crop = aug.crop
 	if aug.reflect {
 		train.Pad = cifar10.PadReflect
 	}
@@ -216,14 +230,14 @@ func (r *runner) buildData() error {
 	if r.train, err = cifar10.NewIterator(r.data.Train, train); err != nil {
 		return err
 	}
-	r.test, err = cifar10.NewIterator(r.data.Test, cifar10.IterConfig{BatchSize: r.cfg.EvalBatch, Mean: mean, Std: std})
+	r.test, err = cifar10.NewIterator(r.data.Test, cifar10.IterConfig{BatchSize: r.cfg.EvalBatch, Mean: *mean, Std: *std})
 	return err
 }
 
 func (r *runner) buildOptimizer() error {
 	var params []optim.Param
 	for _, p := range r.net.Trainable() {
-		params = append(params, optim.Param{Name: p.Name, Data: p.T.Data().([]float32), Decay: p.Decay})
+		params = append(params, optim.Param{Name: p.Name, Data: p.T.Data().([]float32), Decay: p.Decay, LRScale: p.LRScale})
 	}
 	var err error
 	if r.cfg.Optimizer == "adamw" {
@@ -254,8 +268,12 @@ func (r *runner) printStart() {
 	if hint := blas.FastPathHint(); hint != "" {
 		fmt.Fprintln(r.out, hint)
 	}
-	fmt.Fprintf(r.out, "data %s: %d training, %d test images; %d steps per epoch; schedule %v\n",
-		r.data.Dir, r.data.Train.Len(), r.data.Test.Len(), r.train.BatchesPerEpoch(), r.sched)
+	evalName := "test"
+	if r.split == "val" {
+		evalName = "validation (held out from training; the test split is not evaluated)"
+	}
+	fmt.Fprintf(r.out, "data %s: %d training, %d %s images; %d steps per epoch; schedule %v\n",
+		r.data.Dir, r.data.Train.Len(), r.data.Test.Len(), evalName, r.train.BatchesPerEpoch(), r.sched)
 	r.net.Summary(r.out)
 	if r.st.Step > 0 {
 		fmt.Fprintf(r.out, "resumed at step %d (epoch %d, batch %d)\n", r.st.Step, r.st.Position.Epoch+1, r.st.Position.Index)
@@ -346,26 +364,71 @@ func countCorrect(logits []float32, labels []int) int {
 	return right
 }
 
-// evaluate runs the evaluation graph over the test split.
+// evaluate runs the evaluation graph over the evaluation split (test, or -val's); with
+// -tta flip, each image's logits are the mean of its own and its mirror image's.
 func (r *runner) evaluate() (Evaluation, error) {
 	g := r.net.Eval
-	e := newEvaluator(len(r.data.Classes))
+	k := len(r.data.Classes)
+	e := newEvaluator(k)
 	if err := r.test.Seek(cifar10.Position{Seed: 0}); err != nil {
 		return Evaluation{}, err
 	}
 	in := g.Input.Value().Data().([]float32)
+	var sum []float32
 	for range r.test.BatchesPerEpoch() {
 		b := r.test.Next()
 		copy(in, b.Images)
 		clear(in[len(b.Images):]) // a short last batch: the rest of the graph's batch is ignored
-		r.evm.Reset()
-		if err := r.evm.RunAll(); err != nil {
-			return Evaluation{}, fmt.Errorf("train: evaluation: %w", loss.FromMachine(err))
+		logits, err := r.infer()
+		if err != nil {
+			return Evaluation{}, err
 		}
-		logits := g.Logits.Value().Data().([]float32)
-		e.add(logits[:b.N*len(r.data.Classes)], b.Labels)
+		logits = logits[:b.N*k]
+		if r.cfg.TTA == "flip" {
+			sum = append(sum[:0], logits...)
+			mirror(in[:len(b.Images)])
+			if logits, err = r.infer(); err != nil {
+				return Evaluation{}, err
+			}
+			for i := range sum {
+				sum[i] = (sum[i] + logits[i]) / 2
+			}
+			logits = sum
+		}
+		e.add(logits, b.Labels)
 	}
 	return e.result(), nil
+}
+
+// infer runs the evaluation graph on its bound images and returns its logits.
+func (r *runner) infer() ([]float32, error) {
+	r.evm.Reset()
+	if err := r.evm.RunAll(); err != nil {
+		return nil, fmt.Errorf("train: evaluation: %w", loss.FromMachine(err))
+	}
+	return r.net.Eval.Logits.Value().Data().([]float32), nil
+}
+
+// mirror flips images [n,3,32,32] left to right in place.
+func mirror(images []float32) {
+	for row := 0; row < len(images); row += cifar10.Width {
+		slices.Reverse(images[row : row+cifar10.Width])
+	}
+}
+
+// initFromData gives data-dependent layers (airbench's whitening) the first 5,000 training
+// images, normalised, unaugmented. A resumed run overwrites them from its checkpoint.
+func (r *runner) initFromData() error {
+	if !r.net.NeedsData() {
+		return nil
+	}
+	n := min(5000, r.data.Train.Len())
+	it, err := cifar10.NewIterator(r.data.Train.Slice(0, n), cifar10.IterConfig{BatchSize: n, Mean: r.mean, Std: r.std})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	return r.net.InitFromData(it.Next().Images, n)
 }
 
 func (r *runner) endEpoch(epoch int, imgPerS float64) (EpochMetrics, error) {
@@ -375,7 +438,7 @@ func (r *runner) endEpoch(epoch int, imgPerS float64) (EpochMetrics, error) {
 	}
 	m := EpochMetrics{Epoch: epoch, Step: r.st.Step, LR: r.sched.LR(r.st.Step - 1),
 		TrainLoss: r.st.Epoch.Loss / float64(max(r.st.Epoch.Batches, 1)), TrainAcc: float64(r.st.Epoch.Correct) / float64(max(r.st.Epoch.Images, 1)),
-		TestLoss: ev.Loss, TestLossBits: ev.LossBits, TestAcc: ev.Accuracy, ECE: ev.ECE, PerClass: ev.PerClass,
+		TestLoss: ev.Loss, TestLossBits: ev.LossBits, TestAcc: ev.Accuracy, Split: r.split, ECE: ev.ECE, PerClass: ev.PerClass,
 		ImgPerS: imgPerS, WallS: r.st.WallBefore + time.Since(r.start).Seconds(),
 		Model: r.cfg.Model, Params: r.net.Params.Count(), FLOPs: 2 * r.net.MACs(), Config: r.cfg}
 	r.st.Metrics = append(r.st.Metrics, m)
@@ -424,8 +487,12 @@ func (r *runner) finish() (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(r.out, "\nfinal: test accuracy %.2f%%, loss %.4f nats (%.4f bits), ECE %.4f, %d steps, %.1f s\n",
-		100*ev.Accuracy, ev.Loss, ev.LossBits, ev.ECE, r.st.Step, r.st.WallBefore+time.Since(r.start).Seconds())
+	splitName := "test"
+	if r.split == "val" {
+		splitName = fmt.Sprintf("validation (last %d training images)", r.cfg.Val)
+	}
+	fmt.Fprintf(r.out, "\nfinal: %s accuracy %.2f%%, loss %.4f nats (%.4f bits), ECE %.4f, %d steps, %.1f s\n",
+		splitName, 100*ev.Accuracy, ev.Loss, ev.LossBits, ev.ECE, r.st.Step, r.st.WallBefore+time.Since(r.start).Seconds())
 	printConfusion(r.out, ev, r.data.Classes)
 	plot := r.cfg.Plot
 	if plot == "" && r.cfg.Metrics != "" {

@@ -36,7 +36,7 @@ func parse(args []string) (train.Config, error) {
 	cfg.Preset = preset
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.Preset, "preset", preset, "recipe to start from: quick, standard")
+	fs.StringVar(&cfg.Preset, "preset", preset, "recipe to start from: quick, standard, airbench")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "cifar-10-batches-bin folder (default $CIFAR10_DIR, else ~/.cache/cifar10/cifar-10-batches-bin)")
 	fs.BoolVar(&cfg.Download, "download", cfg.Download, "download CIFAR-10 (MD5-checked) if the folder is absent")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "architecture: "+strings.Join(model.Names(), "; ")+
@@ -51,7 +51,7 @@ func parse(args []string) (train.Config, error) {
 	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum (AdamW beta1)")
 	fs.BoolVar(&cfg.Nesterov, "nesterov", cfg.Nesterov, "Nesterov momentum (sgd)")
 	fs.Float64Var(&cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing eps")
-	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "comma list of crop, reflect, flip, altflip; or none")
+	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "comma list of crop (pad 4), cropN (pad N), reflect, flip, altflip; or none")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
 	fs.IntVar(&cfg.Threads, "threads", cfg.Threads, "cores to use (0: all)")
 	fs.StringVar(&cfg.CheckpointDir, "checkpoint-dir", cfg.CheckpointDir, "folder for checkpoints (empty: none)")
@@ -61,6 +61,8 @@ func parse(args []string) (train.Config, error) {
 	fs.StringVar(&cfg.Metrics, "metrics", cfg.Metrics, "JSON-lines metrics file, a line per epoch")
 	fs.StringVar(&cfg.Plot, "plot", cfg.Plot, "PNG of the loss and accuracy curves (default: the metrics file + .png)")
 	fs.IntVar(&cfg.Subset, "subset", cfg.Subset, "use only the first N training images (0: all)")
+	fs.IntVar(&cfg.Val, "val", cfg.Val, "hold out the last N training images (5000: data_batch_5's second half) and evaluate on them, not on the test split (metrics keys val_*)")
+	fs.StringVar(&cfg.TTA, "tta", cfg.TTA, "test-time augmentation: none, or flip (mean logits of image and mirror)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", cfg.CPUProfile, "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

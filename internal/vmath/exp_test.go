@@ -261,7 +261,7 @@ func TestReLU(t *testing.T) {
 
 func TestMaxPool2x2(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
-	for _, w := range []int{32, 16, 8, 6} {
+	for _, w := range []int{32, 16, 8, 6, 31, 15, 7, 3, 2, 48, 47} {
 		ho, wo := 5, w/2
 		x := make([]float32, 2*ho*w+3)
 		for i := range x {

@@ -2,8 +2,7 @@ package vmath
 
 // MaxPool2x2 pools one plane x [2*HO rows of W] into y [HO,WO] (WO = W/2, HO <= H/2), taking
 // each 2x2 window's max and writing the flat index in x of where it was into arg [HO,WO].
-// Ties go to the top row, then to the left column. The AVX-512 build does 16 columns a step
-// when W is a multiple of 16.
+// Ties go to the top row, then to the left column. The AVX-512 build does 16 columns a step.
 func MaxPool2x2(y []float32, arg []int32, x []float32, w, ho, wo int) {
 	if len(y) < ho*wo || len(arg) < ho*wo || len(x) < 2*ho*w || wo > w/2 {
 		panic("vmath: MaxPool2x2 sizes do not fit")

@@ -1,0 +1,88 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"xent/internal/graphop"
+	"xent/internal/parallel"
+	"xent/internal/vmath"
+)
+
+// geluKernel is y = x*Phi(x) (Phi the standard normal CDF: PyTorch's exact nn.GELU) and
+// dx = dy*(Phi(x) + x*phi(x)), on a tensor of any shape, split across cores. float32 runs
+// vmath's kernels (AVX-512 where built in); float64 uses math.Erf.
+type geluKernel[T graphop.Float] struct {
+	dims        int
+	y, dx       *tensor.Dense
+	x, out, dyv []T // of the pass under way
+	grad        bool
+}
+
+func (k *geluKernel[T]) String() string  { return fmt.Sprintf("xent.GELU{%dd}", k.dims) }
+func (k *geluKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (k *geluKernel[T]) Types() ([]hm.Type, hm.Type) {
+	t := gorgonia.TensorType{Dims: k.dims, Of: typeA}
+	return []hm.Type{t}, t
+}
+func (k *geluKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
+
+// Run does elements [lo, hi) of the pass under way; parallel.For calls it.
+func (k *geluKernel[T]) Run(lo, hi int) {
+	if x, ok := any(k.x).([]float32); ok {
+		out := any(k.out).([]float32)
+		if k.grad {
+			vmath.GELUGrad32(out[lo:hi], x[lo:hi], any(k.dyv).([]float32)[lo:hi])
+		} else {
+			vmath.GELU32(out[lo:hi], x[lo:hi])
+		}
+		return
+	}
+	for i, v := range k.x[lo:hi] {
+		x := float64(v)
+		cdf := 0.5 * math.Erfc(-x/math.Sqrt2)
+		if k.grad {
+			k.out[lo+i] = k.dyv[lo+i] * T(cdf+x*math.Exp(-x*x/2)/math.Sqrt(2*math.Pi))
+		} else {
+			k.out[lo+i] = T(x * cdf)
+		}
+	}
+}
+
+func (k *geluKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	x, err := graphop.Data[T](in[0], "gelu input")
+	if err != nil {
+		return nil, err
+	}
+	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
+	k.x, k.out, k.grad = x, k.y.Data().([]T), false
+	parallel.For(len(x), 1<<14, k)
+	return k.y, nil
+}
+
+func (k *geluKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	x, err := graphop.Data[T](in[0], "gelu input")
+	if err != nil {
+		return nil, err
+	}
+	dy, err := graphop.Data[T](grad, "gelu output gradient")
+	if err != nil {
+		return nil, err
+	}
+	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
+	k.x, k.out, k.dyv, k.grad = x, k.dx.Data().([]T), dy, true
+	parallel.For(len(x), 1<<14, k)
+	return k.dx, nil
+}
+
+func gelu(x *gorgonia.Node) (*gorgonia.Node, error) {
+	d := x.Shape().Dims()
+	if x.Dtype() == tensor.Float64 {
+		return graphop.Apply(&geluKernel[float64]{dims: d}, x)
+	}
+	return graphop.Apply(&geluKernel[float32]{dims: d}, x)
+}

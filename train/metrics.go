@@ -1,0 +1,51 @@
+package train
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// valKeys are the keys of a metrics line that hold the evaluation split's figures; with
+// -val (Split "val") they are written val_* instead of test_*, so that a validation run can
+// never be read as a test result.
+var valKeys = []string{"test_loss", "test_loss_bits", "test_acc", "test_acc_per_class"}
+
+// epochJSON is EpochMetrics without its methods, for the default encoding.
+type epochJSON EpochMetrics
+
+// MarshalJSON writes the line, with val_* keys when Split is "val".
+func (m EpochMetrics) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(epochJSON(m))
+	if err != nil || m.Split != "val" {
+		return b, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	for _, k := range valKeys {
+		fields["val_"+strings.TrimPrefix(k, "test_")] = fields[k]
+		delete(fields, k)
+	}
+	return json.Marshal(fields)
+}
+
+// UnmarshalJSON reads a line written by MarshalJSON (test_* or val_* keys).
+func (m *EpochMetrics) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	if _, ok := fields["val_acc"]; ok {
+		for _, k := range valKeys {
+			if v, ok := fields["val_"+strings.TrimPrefix(k, "test_")]; ok {
+				fields[k] = v
+			}
+		}
+		var err error
+		if b, err = json.Marshal(fields); err != nil {
+			return err
+		}
+	}
+	return json.Unmarshal(b, (*epochJSON)(m))
+}
