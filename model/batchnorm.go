@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"xent/internal/graphop"
+	"xent/internal/parallel"
 )
 
 // bnKernel is BatchNorm2d over x [N,C,H,W] with scale g [C] and shift b [C], as PyTorch's:
@@ -37,6 +38,10 @@ type bnKernel[T graphop.Float] struct {
 	sumsDone     bool      // db and dg are this step's: the three gradient nodes share them
 	y, dx        *tensor.Dense
 	dgT, dbT     *tensor.Dense
+	// the pass under way, for Run
+	pass                     bnPass
+	xs, gs, bs, ys, dys, dxs []T
+	n, ch, hw                int
 }
 
 func (k *bnKernel[T]) String() string {
@@ -58,85 +63,128 @@ func (k *bnKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 // plane returns the offset of channel c of image i in x [N,C,HW].
 func plane(i, c, ch, hw int) int { return (i*ch + c) * hw }
 
-func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
-	x, err := graphop.Data[T](in[0], "batchnorm input")
-	if err != nil {
-		return nil, err
-	}
-	g, _ := graphop.Data[T](in[1], "batchnorm scale")
-	b, _ := graphop.Data[T](in[2], "batchnorm shift")
-	s := in[0].Shape()
-	n, ch, hw := s[0], s[1], s[2]*s[3]
-	m := float64(n * hw)
-	k.y = graphop.Reused[T](k.y, s...)
-	y := k.y.Data().([]T)
-	if len(k.mean) != ch {
-		k.mean, k.invStd = make([]float64, ch), make([]float64, ch)
-		k.db, k.dg = make([]float64, ch), make([]float64, ch)
-	}
-	k.sumsDone = false
-	for c := range ch {
-		mean, variance := float64(k.runMean[c]), float64(k.runVar[c])
-		if k.train {
-			var sum, sq float64
-			for i := range n {
-				for _, v := range x[plane(i, c, ch, hw):][:hw] {
-					sum += float64(v)
-				}
-			}
-			mean = sum / m
-			for i := range n {
-				for _, v := range x[plane(i, c, ch, hw):][:hw] {
-					d := float64(v) - mean
-					sq += d * d
-				}
-			}
-			variance = sq / m
-			unbiased := sq / math.Max(m-1, 1)
-			k.runMean[c] = T((1-k.momentum)*float64(k.runMean[c]) + k.momentum*mean)
-			k.runVar[c] = T((1-k.momentum)*float64(k.runVar[c]) + k.momentum*unbiased)
-		}
-		inv := 1 / math.Sqrt(variance+k.eps)
-		k.mean[c], k.invStd[c] = mean, inv
-		scale, shift := T(float64(g[c])*inv), T(float64(b[c])-float64(g[c])*inv*mean)
-		for i := range n {
-			off := plane(i, c, ch, hw)
-			out := y[off : off+hw]
-			for j, v := range x[off : off+hw] {
-				out[j] = v*scale + shift
-			}
-		}
-	}
-	return k.y, nil
-}
+// bnPass is what Run does: the forward, the backward's per-channel sums, or dx.
+type bnPass int
 
-func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
-	x, err := graphop.Data[T](in[0], "batchnorm input")
-	if err != nil {
-		return nil, err
-	}
-	g, _ := graphop.Data[T](in[1], "batchnorm scale")
-	dy, err := graphop.Data[T](grad, "batchnorm output gradient")
-	if err != nil {
-		return nil, err
-	}
-	s := in[0].Shape()
-	n, ch, hw := s[0], s[1], s[2]*s[3]
+const (
+	bnForward bnPass = iota
+	bnSums
+	bnDx
+)
+
+// Run does channels [lo, hi) of the pass under way; parallel.For calls it. Each channel's
+// sums run in one order whatever the split, so results do not depend on the core count.
+func (k *bnKernel[T]) Run(lo, hi int) {
+	n, ch, hw := k.n, k.ch, k.hw
 	m := float64(n * hw)
-	if !k.sumsDone { // per channel: db = sum dy, dg = sum dy*xhat; once for the three nodes
-		for c := range ch {
+	x, g := k.xs, k.gs
+	for c := lo; c < hi; c++ {
+		switch k.pass {
+		case bnForward:
+			mean, variance := float64(k.runMean[c]), float64(k.runVar[c])
+			if k.train {
+				var sum, sq float64
+				for i := range n {
+					for _, v := range x[plane(i, c, ch, hw):][:hw] {
+						sum += float64(v)
+					}
+				}
+				mean = sum / m
+				for i := range n {
+					for _, v := range x[plane(i, c, ch, hw):][:hw] {
+						d := float64(v) - mean
+						sq += d * d
+					}
+				}
+				variance = sq / m
+				unbiased := sq / math.Max(m-1, 1)
+				k.runMean[c] = T((1-k.momentum)*float64(k.runMean[c]) + k.momentum*mean)
+				k.runVar[c] = T((1-k.momentum)*float64(k.runVar[c]) + k.momentum*unbiased)
+			}
+			inv := 1 / math.Sqrt(variance+k.eps)
+			k.mean[c], k.invStd[c] = mean, inv
+			scale, shift := T(float64(g[c])*inv), T(float64(k.bs[c])-float64(g[c])*inv*mean)
+			for i := range n {
+				off := plane(i, c, ch, hw)
+				out := k.ys[off : off+hw]
+				for j, v := range x[off : off+hw] {
+					out[j] = v*scale + shift
+				}
+			}
+		case bnSums: // db = sum dy, dg = sum dy*xhat
 			mean, inv := k.mean[c], k.invStd[c]
 			var db, dg float64
 			for i := range n {
 				off := plane(i, c, ch, hw)
 				for j, v := range x[off : off+hw] {
-					d := float64(dy[off+j])
+					d := float64(k.dys[off+j])
 					db += d
 					dg += d * (float64(v) - mean) * inv
 				}
 			}
 			k.db[c], k.dg[c] = db, dg
+		case bnDx:
+			mean, inv, gc := k.mean[c], k.invStd[c], float64(g[c])
+			for i := range n {
+				off := plane(i, c, ch, hw)
+				for j, v := range x[off : off+hw] {
+					d := float64(k.dys[off+j])
+					if k.train {
+						xhat := (float64(v) - mean) * inv
+						d -= k.db[c]/m + xhat*k.dg[c]/m
+					}
+					k.dxs[off+j] = T(gc * inv * d)
+				}
+			}
 		}
+	}
+}
+
+// bind reads the inputs (and the upstream gradient of a backward pass) into the kernel.
+func (k *bnKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) error {
+	var err error
+	if k.xs, err = graphop.Data[T](in[0], "batchnorm input"); err != nil {
+		return err
+	}
+	k.gs, _ = graphop.Data[T](in[1], "batchnorm scale")
+	k.bs, _ = graphop.Data[T](in[2], "batchnorm shift")
+	if grad != nil {
+		if k.dys, err = graphop.Data[T](grad, "batchnorm output gradient"); err != nil {
+			return err
+		}
+	}
+	s := in[0].Shape()
+	k.n, k.ch, k.hw = s[0], s[1], s[2]*s[3]
+	return nil
+}
+
+// bnMinChannels is the fewest channels worth a core of their own per pass (at 8x8 planes
+// and batch 128, a channel is ~8k elements).
+const bnMinChannels = 2
+
+func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
+	if err := k.bind(in, nil); err != nil {
+		return nil, err
+	}
+	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
+	k.ys = k.y.Data().([]T)
+	if len(k.mean) != k.ch {
+		k.mean, k.invStd = make([]float64, k.ch), make([]float64, k.ch)
+		k.db, k.dg = make([]float64, k.ch), make([]float64, k.ch)
+	}
+	k.sumsDone = false
+	k.pass = bnForward
+	parallel.For(k.ch, bnMinChannels, k)
+	return k.y, nil
+}
+
+func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
+	if err := k.bind(in, grad); err != nil {
+		return nil, err
+	}
+	if !k.sumsDone { // once for the three gradient nodes
+		k.pass = bnSums
+		parallel.For(k.ch, bnMinChannels, k)
 		k.sumsDone = true
 	}
 	switch wrt {
@@ -145,29 +193,16 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 		if wrt == 2 {
 			out, src = &k.dbT, k.db
 		}
-		*out = graphop.Reused[T](*out, ch)
+		*out = graphop.Reused[T](*out, k.ch)
 		d := (*out).Data().([]T)
-		for c := range ch {
+		for c := range k.ch {
 			d[c] = T(src[c])
 		}
 		return *out, nil
 	}
-	k.dx = graphop.Reused[T](k.dx, s...)
-	dx := k.dx.Data().([]T)
-	for c := range ch {
-		mean, inv, gc := k.mean[c], k.invStd[c], float64(g[c])
-		for i := range n {
-			off := plane(i, c, ch, hw)
-			for j, v := range x[off : off+hw] {
-				d := float64(dy[off+j])
-				if k.train {
-					xhat := (float64(v) - mean) * inv
-					d -= k.db[c]/m + xhat*k.dg[c]/m
-				}
-				dx[off+j] = T(gc * inv * d)
-			}
-		}
-	}
+	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
+	k.dxs, k.pass = k.dx.Data().([]T), bnDx
+	parallel.For(k.ch, bnMinChannels, k)
 	return k.dx, nil
 }
 

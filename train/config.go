@@ -38,6 +38,7 @@ type Config struct {
 	Plot            string  `json:"plot"`             // PNG of the curves; "" = Metrics with .png
 	Subset          int     `json:"subset"`           // use only the first N training images; 0 = all
 	Val             int     `json:"val"`              // hold out the last N training images and evaluate on them instead of the test split; 0 = none
+	Lookahead       bool    `json:"lookahead"`        // airbench's Lookahead: every 5 steps, pull the weights toward a slow copy; the final model is the slow copy
 	TTA             string  `json:"tta"`              // test-time augmentation: none, or flip (average the logits of each image and its mirror)
 	Preset          string  `json:"preset"`           // the recipe the defaults came from
 	CPUProfile      string  `json:"cpuprofile"`       // write a CPU profile here

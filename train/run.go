@@ -71,6 +71,7 @@ type runner struct {
 	train   *cifar10.Iterator
 	test    *cifar10.Iterator // the evaluation split: the test split, or the held-out training images with -val
 	split   string            // "test" or "val"
+	look    *lookahead        // with -lookahead
 	st      state
 	start   time.Time
 
@@ -173,6 +174,9 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	if err := r.initFromData(); err != nil {
 		return err
+	}
+	if cfg.Lookahead { // after the data-dependent init, before a resume overwrites both
+		r.look = newLookahead(r.net.Params.List(), cfg.Epochs*r.train.BatchesPerEpoch())
 	}
 	r.st = state{Version: stateVersion, Model: cfg.Model, Config: cfg, BestAcc: -1}
 	if cfg.Resume {
@@ -300,6 +304,9 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		r.st.Step++
+		if r.look != nil {
+			r.look.afterStep(r.st.Step)
+		}
 		r.st.Position = r.train.Position()
 		r.st.Epoch.add(lossValue, correct, b.N)
 		elapsed := time.Since(epochStart).Seconds()

@@ -16,6 +16,24 @@ const stateVersion = 1
 // optimizerPrefix marks the optimizer's buffers among a checkpoint's tensors.
 const optimizerPrefix = "optimizer/"
 
+// lookaheadPrefix marks Lookahead's slow copies.
+const lookaheadPrefix = "lookahead/"
+
+// buffers returns the run's state tensors besides the model's, by checkpoint name: the
+// optimizer's and, with -lookahead, the slow weights.
+func (r *runner) buffers() map[string][]float32 {
+	out := map[string][]float32{}
+	for name, buf := range r.opt.State() {
+		out[optimizerPrefix+name] = buf
+	}
+	if r.look != nil {
+		for name, buf := range r.look.state() {
+			out[lookaheadPrefix+name] = buf
+		}
+	}
+	return out
+}
+
 // epochTally sums the training loss and accuracy of the epoch under way.
 type epochTally struct {
 	Loss    float64 `json:"loss"` // sum of batch losses
@@ -65,8 +83,8 @@ func (r *runner) save(best bool) error {
 	for _, p := range r.net.Params.List() {
 		c.Tensors[p.Name] = checkpoint.Tensor{Shape: p.T.Shape().Clone(), Data: p.T.Data().([]float32)}
 	}
-	for name, buf := range r.opt.State() {
-		c.Tensors[optimizerPrefix+name] = checkpoint.Tensor{Shape: []int{len(buf)}, Data: buf}
+	for name, buf := range r.buffers() {
+		c.Tensors[name] = checkpoint.Tensor{Shape: []int{len(buf)}, Data: buf}
 	}
 	_, err = r.store().Save(r.st.Step, c, best)
 	return err
@@ -103,6 +121,11 @@ func (r *runner) resume() error {
 			opt[n] = t.Data
 		}
 	}
+	if r.look != nil {
+		for name, buf := range r.look.state() {
+			copy(buf, c.Tensors[lookaheadPrefix+name].Data)
+		}
+	}
 	if err := r.opt.SetState(opt, st.OptimizerSteps); err != nil {
 		return fmt.Errorf("resume: %s: %w", path, err)
 	}
@@ -124,9 +147,9 @@ func (r *runner) fits(path string, c *checkpoint.Checkpoint, st *state) error {
 		return mismatch("state version %d, this program reads %d", st.Version, stateVersion)
 	case st.Model != r.cfg.Model:
 		return mismatch("checkpoint of model %s, this run trains %s", st.Model, r.cfg.Model)
-	case st.Config.Batch != r.cfg.Batch || st.Config.Seed != r.cfg.Seed || st.Config.Subset != r.cfg.Subset:
-		return mismatch("batch %d, seed %d, subset %d; this run has %d, %d, %d (the data order depends on them)",
-			st.Config.Batch, st.Config.Seed, st.Config.Subset, r.cfg.Batch, r.cfg.Seed, r.cfg.Subset)
+	case st.Config.Batch != r.cfg.Batch || st.Config.Seed != r.cfg.Seed || st.Config.Subset != r.cfg.Subset || st.Config.Val != r.cfg.Val:
+		return mismatch("batch %d, seed %d, subset %d, val %d; this run has %d, %d, %d, %d (the data order depends on them)",
+			st.Config.Batch, st.Config.Seed, st.Config.Subset, st.Config.Val, r.cfg.Batch, r.cfg.Seed, r.cfg.Subset, r.cfg.Val)
 	case st.Position.Index >= r.train.BatchesPerEpoch():
 		return mismatch("position at batch %d of an epoch of %d", st.Position.Index, r.train.BatchesPerEpoch())
 	}
@@ -134,8 +157,8 @@ func (r *runner) fits(path string, c *checkpoint.Checkpoint, st *state) error {
 	for _, p := range r.net.Params.List() {
 		want[p.Name] = p.T.Shape().Clone()
 	}
-	for name, buf := range r.opt.State() {
-		want[optimizerPrefix+name] = []int{len(buf)}
+	for name, buf := range r.buffers() {
+		want[name] = []int{len(buf)}
 	}
 	for name, shape := range want {
 		t, ok := c.Tensors[name]

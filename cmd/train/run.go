@@ -62,6 +62,7 @@ func parse(args []string) (train.Config, error) {
 	fs.StringVar(&cfg.Plot, "plot", cfg.Plot, "PNG of the loss and accuracy curves (default: the metrics file + .png)")
 	fs.IntVar(&cfg.Subset, "subset", cfg.Subset, "use only the first N training images (0: all)")
 	fs.IntVar(&cfg.Val, "val", cfg.Val, "hold out the last N training images (5000: data_batch_5's second half) and evaluate on them, not on the test split (metrics keys val_*)")
+	fs.BoolVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "Lookahead (airbench): every 5 steps move a slow copy of the weights toward them and continue from it")
 	fs.StringVar(&cfg.TTA, "tta", cfg.TTA, "test-time augmentation: none, or flip (mean logits of image and mirror)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", cfg.CPUProfile, "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
