@@ -46,12 +46,13 @@ func (g *convGeom) validCols(j int) (lo, hi int) {
 
 // im2col writes col [C*KH*KW, HO*WO] from one image x [C,H,W]: row (c,i,j) holds, for
 // every output pixel, the input pixel under kernel tap (i,j) of channel c (0 in padding).
-func im2col[T graphop.Float](col, x []T, g *convGeom) {
+// Rows lie ld apart in col (HO*WO for one image; more when images sit side by side).
+func im2col[T graphop.Float](col, x []T, g *convGeom, ld int) {
 	same := g.stride == 1 && g.wo == g.w // "same" padding: a row of col is the plane shifted
 	for c := range g.c {
 		for i := range g.kh {
 			for j := range g.kw {
-				row := col[((c*g.kh+i)*g.kw+j)*g.hw:][:g.hw]
+				row := col[((c*g.kh+i)*g.kw+j)*ld:][:g.hw]
 				if same {
 					shifted(row, x[c*g.h*g.w:(c+1)*g.h*g.w], g, i-g.pad, j-g.pad)
 					continue
@@ -145,9 +146,14 @@ func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 // dwGroups is the number of groups of images whose shares of dw are summed in order.
 const dwGroups = 8
 
-// convKernel computes a convolution with bias (or without: noBias, two inputs), NCHW, one
-// image at a time as y_n [F,HO*WO] = w [F,CKK] x im2col(x_n) [CKK,HO*WO] + b, images split
-// across cores:
+// minGemmCols is the fewest columns a convolution's GEMM gets: images whose output planes
+// are small (7x7, 3x3) have their columns set side by side, so that one GEMM of 29 images'
+// 3x3 planes replaces 29 GEMMs of 9 columns each.
+const minGemmCols = 256
+
+// convKernel computes a convolution with bias (or without: noBias, two inputs), NCHW, a
+// group of images at a time as y_n [F,HO*WO] = w [F,CKK] x im2col(x_n) [CKK,HO*WO] + b,
+// groups split across cores:
 //
 //	dx_n = col2im(w^T x dy_n),  dw = sum_n dy_n x im2col(x_n)^T,  db = sum_{n,p} dy_n[:,p].
 type convKernel[T graphop.Float] struct {
@@ -155,7 +161,8 @@ type convKernel[T graphop.Float] struct {
 	stride     int
 	pad        int
 	noBias     bool
-	cols       sync.Pool // *[]T of CKK*HO*WO, one per running chunk
+	group      int       // images per GEMM (1 unless planes are small)
+	bufs       sync.Pool // *convBufs, one per running chunk
 	parts      []T       // [dwGroups, F, CKK]: each group's share of dw
 	x, w, y    []T
 	dy, dx, dw []T
@@ -166,53 +173,100 @@ type convKernel[T graphop.Float] struct {
 	dw4, db1   *tensor.Dense
 }
 
-// col returns a scratch buffer for one image's columns: CKK*HO*WO, or F*KK*HO*WO for the
-// flipped-kernel dx, whichever is larger.
-func (k *convKernel[T]) col() *[]T {
-	n := max(k.g.ckk, k.g.f*k.g.kh*k.g.kw) * k.g.hw
-	if c, ok := k.cols.Get().(*[]T); ok && len(*c) == n {
-		return c
+// convBufs is one chunk's scratch: the columns of a group of images and, for groups of
+// more than one, their GEMM's output (or dy gathered) before it is scattered to NCHW.
+type convBufs[T graphop.Float] struct{ col, tmp []T }
+
+func (k *convKernel[T]) buffers() *convBufs[T] {
+	g := &k.g
+	cols := k.group * g.hw
+	nCol, nTmp := max(g.ckk, g.f*g.kh*g.kw)*cols, 0
+	if k.group > 1 {
+		nTmp = max(g.f, g.c) * cols
 	}
-	c := make([]T, n)
-	return &c
+	if b, ok := k.bufs.Get().(*convBufs[T]); ok && len(b.col) == nCol && len(b.tmp) == nTmp {
+		return b
+	}
+	return &convBufs[T]{col: make([]T, nCol), tmp: make([]T, nTmp)}
 }
 
-// Run does images [lo, hi) of the current pass; parallel.For calls it.
+// convolveGroup writes dst_n [rows, HW] = w [rows, CKK] x im2col(src_n) for images
+// [n0, n1) of src, NCHW in geometry g (dst's planes are g's output planes); with accumulate
+// it adds to dst (which holds the bias) instead.
+func convolveGroup[T graphop.Float](dst, src, w []T, rows int, g *convGeom, n0, n1 int, b *convBufs[T], accumulate bool) {
+	m, hw := n1-n0, g.hw
+	ld := m * hw
+	for i := range m {
+		im2col(b.col[i*hw:], src[(n0+i)*g.chw:(n0+i+1)*g.chw], g, ld)
+	}
+	beta := T(0)
+	if accumulate {
+		beta = 1
+	}
+	if m == 1 {
+		blas.Gemm(false, false, rows, hw, g.ckk, 1, w, g.ckk, b.col, ld, beta, dst[n0*rows*hw:(n0+1)*rows*hw], hw)
+		return
+	}
+	blas.Gemm(false, false, rows, ld, g.ckk, 1, w, g.ckk, b.col, ld, 0, b.tmp, ld)
+	for i := range m {
+		for r := range rows {
+			out, in := dst[((n0+i)*rows+r)*hw:][:hw], b.tmp[r*ld+i*hw:][:hw]
+			if !accumulate {
+				copy(out, in)
+				continue
+			}
+			for p, v := range in {
+				out[p] += v
+			}
+		}
+	}
+}
+
+// Run does groups [lo, hi) of the current pass (groups of k.group images for the forward
+// and dx, the dwGroups fixed groups for dw); parallel.For calls it.
 func (k *convKernel[T]) Run(lo, hi int) {
 	g := &k.g
-	col := k.col()
-	defer k.cols.Put(col)
+	b := k.buffers()
+	defer k.bufs.Put(b)
 	switch k.pass {
 	case 0:
-		beta := T(1) // onto the bias
-		if k.noBias {
-			beta = 0
-		}
-		for n := lo; n < hi; n++ {
-			im2col(*col, k.x[n*g.chw:(n+1)*g.chw], g)
-			blas.Gemm(false, false, g.f, g.hw, g.ckk, 1, k.w, g.ckk, *col, g.hw, beta, k.y[n*g.o:(n+1)*g.o], g.hw)
+		for grp := lo; grp < hi; grp++ {
+			convolveGroup(k.y, k.x, k.w, g.f, g, grp*k.group, min(g.n, (grp+1)*k.group), b, !k.noBias)
 		}
 	case 1:
 		if k.wt != nil { // same-padded, stride 1: dx is a convolution of dy with the flipped kernel
-			for n := lo; n < hi; n++ {
-				im2col(*col, k.dy[n*g.o:(n+1)*g.o], &k.gt)
-				blas.Gemm(false, false, g.c, g.hw, k.gt.ckk, 1, k.wt, k.gt.ckk, *col, g.hw, 0, k.dx[n*g.chw:(n+1)*g.chw], g.hw)
+			for grp := lo; grp < hi; grp++ {
+				convolveGroup(k.dx, k.dy, k.wt, g.c, &k.gt, grp*k.group, min(g.n, (grp+1)*k.group), b, false)
 			}
 			return
 		}
-		for n := lo; n < hi; n++ {
-			blas.Gemm(true, false, g.ckk, g.hw, g.f, 1, k.w, g.ckk, k.dy[n*g.o:(n+1)*g.o], g.hw, 0, *col, g.hw)
+		for n := lo * k.group; n < min(g.n, hi*k.group); n++ {
+			blas.Gemm(true, false, g.ckk, g.hw, g.f, 1, k.w, g.ckk, k.dy[n*g.o:(n+1)*g.o], g.hw, 0, b.col, g.hw)
 			dx := k.dx[n*g.chw : (n+1)*g.chw]
 			clear(dx)
-			col2im(dx, *col, g)
+			col2im(dx, b.col, g)
 		}
 	case 2: // rows are groups of images; group i's share of dw goes to parts[i]
 		for grp := lo; grp < hi; grp++ {
 			part := k.parts[grp*g.f*g.ckk : (grp+1)*g.f*g.ckk]
 			clear(part)
-			for n := grp * g.n / dwGroups; n < (grp+1)*g.n/dwGroups; n++ {
-				im2col(*col, k.x[n*g.chw:(n+1)*g.chw], g)
-				blas.Gemm(false, true, g.f, g.ckk, g.hw, 1, k.dy[n*g.o:(n+1)*g.o], g.hw, *col, g.hw, 1, part, g.ckk)
+			end := (grp + 1) * g.n / dwGroups
+			for n0 := grp * g.n / dwGroups; n0 < end; n0 += k.group {
+				m := min(k.group, end-n0)
+				ld := m * g.hw
+				for i := range m {
+					im2col(b.col[i*g.hw:], k.x[(n0+i)*g.chw:(n0+i+1)*g.chw], g, ld)
+				}
+				dy := k.dy[n0*g.o : (n0+1)*g.o]
+				if m > 1 { // gather dy [m,F,HW] into [F, m*HW], the columns' order
+					dy = b.tmp[:g.f*ld]
+					for i := range m {
+						for f := range g.f {
+							copy(dy[f*ld+i*g.hw:][:g.hw], k.dy[(n0+i)*g.o+f*g.hw:][:g.hw])
+						}
+					}
+				}
+				blas.Gemm(false, true, g.f, g.ckk, ld, 1, dy, ld, b.col, ld, 1, part, g.ckk)
 			}
 		}
 	}
@@ -250,6 +304,7 @@ func (k *convKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) (b []T, e
 	if k.g, err = newConvGeom(xs, ws, k.stride, k.pad); err != nil {
 		return nil, err
 	}
+	k.group = max(1, min(k.g.n, (minGemmCols+k.g.hw-1)/k.g.hw))
 	if k.x, err = graphop.Data[T](in[0], "conv input"); err != nil {
 		return nil, err
 	}
@@ -284,7 +339,7 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		}
 	}
 	k.pass = 0
-	parallel.For(g.n, 1, k)
+	parallel.For((g.n+k.group-1)/k.group, 1, k)
 	return k.y4, nil
 }
 
@@ -298,7 +353,7 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
 		k.dx, k.pass = k.dx4.Data().([]T), 1
 		k.flipKernel()
-		parallel.For(g.n, 1, k)
+		parallel.For((g.n+k.group-1)/k.group, 1, k)
 		return k.dx4, nil
 	case 1:
 		// dw sums over images in a fixed grouping and order, whatever the number of cores, so

@@ -123,6 +123,8 @@ func TestConv2d(t *testing.T) {
 		{1, 3, 5, 5, 2, 1, 1, 0},
 		{3, 1, 4, 4, 2, 2, 2, 0},
 		{1, 2, 5, 5, 2, 5, 1, 2},
+		{5, 2, 10, 10, 3, 3, 1, 1}, // groups of 3 images per GEMM (256 columns), the last of 2
+		{4, 2, 6, 6, 3, 3, 2, 1},   // strided: dx by col2im, all 4 images in one forward GEMM
 	} {
 		opCheck(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}, {tc.f}}, []int{0, 1, 2},
 			func(in []*G.Node) (*G.Node, error) { return conv2d(in[0], in[1], in[2], tc.s, tc.p) },
