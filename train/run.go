@@ -72,6 +72,7 @@ type runner struct {
 	test    *cifar10.Iterator // the evaluation split: the test split, or the held-out training images with -val
 	split   string            // "test" or "val"
 	look    *lookahead        // with -lookahead
+	last    *Evaluation       // of the model as it is now: the last epoch's, until a step changes it
 	st      state
 	start   time.Time
 
@@ -303,6 +304,7 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.last = nil
 		r.st.Step++
 		if r.look != nil {
 			r.look.afterStep(r.st.Step)
@@ -443,6 +445,7 @@ func (r *runner) endEpoch(epoch int, imgPerS float64) (EpochMetrics, error) {
 	if err != nil {
 		return EpochMetrics{}, err
 	}
+	r.last = &ev
 	m := EpochMetrics{Epoch: epoch, Step: r.st.Step, LR: r.sched.LR(r.st.Step - 1),
 		TrainLoss: r.st.Epoch.Loss / float64(max(r.st.Epoch.Batches, 1)), TrainAcc: float64(r.st.Epoch.Correct) / float64(max(r.st.Epoch.Images, 1)),
 		TestLoss: ev.Loss, TestLossBits: ev.LossBits, TestAcc: ev.Accuracy, Split: r.split, ECE: ev.ECE, PerClass: ev.PerClass,
@@ -490,10 +493,14 @@ func (r *runner) interrupted() (*Result, error) {
 }
 
 func (r *runner) finish() (*Result, error) {
-	ev, err := r.evaluate()
-	if err != nil {
-		return nil, err
+	if r.last == nil { // e.g. a resumed run that had already finished
+		ev, err := r.evaluate()
+		if err != nil {
+			return nil, err
+		}
+		r.last = &ev
 	}
+	ev := *r.last
 	splitName := "test"
 	if r.split == "val" {
 		splitName = fmt.Sprintf("validation (last %d training images)", r.cfg.Val)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	gblas "gonum.org/v1/gonum/blas"
 )
 
 // naive is C = alpha*op(A)*op(B) + beta*C in float64, from the definition.
@@ -73,4 +75,106 @@ func to32(x []float64) []float32 {
 		out[i] = float32(v)
 	}
 	return out
+}
+
+// The float32 path (xent's AVX-512 GEMM in the SIMD build) across its block and tile edges:
+// k past kc = 256, n past nc = 1024, m past mc = 64, partial 8 x 32 tiles, row strides wider
+// than the matrices, and beta 0, 1 and 0.5 (beta 0 must overwrite NaN in C).
+func TestGemmFloat32Edges(t *testing.T) {
+	t.Logf("implementation: %s", Name())
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, sz := range [][3]int{{1, 1, 1}, {8, 32, 1}, {9, 33, 257}, {70, 1030, 300}, {64, 961, 216}, {16, 17, 600}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				for _, beta := range []float64{0, 1, 0.5} {
+					rowsA, colsA := m, k
+					if ta {
+						rowsA, colsA = k, m
+					}
+					rowsB, colsB := k, n
+					if tb {
+						rowsB, colsB = n, k
+					}
+					lda, ldb, ldc := colsA+3, colsB+1, n+5
+					a, b, c := make([]float64, rowsA*lda), make([]float64, rowsB*ldb), make([]float64, m*ldc)
+					for _, s := range [][]float64{a, b, c} {
+						for i := range s {
+							s[i] = float64(float32(rng.NormFloat64()))
+						}
+					}
+					got := to32(c)
+					if beta == 0 {
+						for i := range got {
+							got[i] = float32(math.NaN())
+						}
+					}
+					want := append([]float64(nil), c...)
+					naive(ta, tb, m, n, k, 0.5, a, lda, b, ldb, beta, want, ldc)
+					Gemm(ta, tb, m, n, k, float32(0.5), to32(a), lda, to32(b), ldb, float32(beta), got, ldc)
+					tol := 2e-6 * math.Sqrt(float64(k)) * 4
+					for i := range m {
+						for j := range ldc {
+							g, w := float64(got[i*ldc+j]), want[i*ldc+j]
+							if j >= n { // outside C: untouched
+								if beta == 0 {
+									continue
+								}
+								w = float64(float32(c[i*ldc+j]))
+							}
+							if !(math.Abs(g-w) <= tol*math.Max(1, math.Abs(w))) {
+								t.Fatalf("m%d n%d k%d ta=%v tb=%v beta=%v: C[%d,%d] = %v, want %v", m, n, k, ta, tb, beta, i, j, g, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkSgemmShapes times one core's float32 GEMM at the shapes airbench's convolutions
+// make (forward F x HW x CKK, weight gradient F x CKK x HW with B transposed), with the
+// implementation in use and, where one replaces it, the one underneath (sgemm: OpenBLAS or
+// gonum).
+func BenchmarkSgemmShapes(b *testing.B) {
+	for _, s := range []struct {
+		name    string
+		tb      bool
+		m, n, k int
+	}{
+		{"fwd-64x961x216", false, 64, 961, 216},
+		{"fwd-256x261x2304", false, 256, 261, 2304},
+		{"dw-256x2304x261", true, 256, 2304, 261},
+		{"fwd-32x1024x144", false, 32, 1024, 144},
+	} {
+		a, bm, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
+		for i := range a {
+			a[i] = float32(i%7) - 3
+		}
+		for i := range bm {
+			bm[i] = float32(i%5) - 2
+		}
+		ldb := s.n
+		if s.tb {
+			ldb = s.k
+		}
+		impls := map[string]func(){"in-use": func() { gemm(false, s.tb, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n) }}
+		if simdSgemm != nil {
+			tb := gblas.NoTrans
+			if s.tb {
+				tb = gblas.Trans
+			}
+			impls["underneath"] = func() { sgemm(gblas.NoTrans, tb, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n) }
+		}
+		for name, f := range impls {
+			b.Run(s.name+"/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					f()
+				}
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
 }
