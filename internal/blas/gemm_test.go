@@ -111,7 +111,7 @@ func TestGemmFloat32Edges(t *testing.T) {
 					}
 					want := append([]float64(nil), c...)
 					naive(ta, tb, m, n, k, 0.5, a, lda, b, ldb, beta, want, ldc)
-					Gemm(ta, tb, m, n, k, float32(0.5), to32(a), lda, to32(b), ldb, float32(beta), got, ldc)
+					ConvGemm(ta, tb, m, n, k, float32(0.5), to32(a), lda, to32(b), ldb, float32(beta), got, ldc)
 					tol := 2e-6 * math.Sqrt(float64(k)) * 4
 					for i := range m {
 						for j := range ldc {
@@ -159,7 +159,7 @@ func BenchmarkSgemmShapes(b *testing.B) {
 		if s.tb {
 			ldb = s.k
 		}
-		impls := map[string]func(){"in-use": func() { gemm(false, s.tb, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n) }}
+		impls := map[string]func(){"in-use": func() { gemm(true, false, s.tb, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n) }}
 		if simdSgemm != nil {
 			tb := gblas.NoTrans
 			if s.tb {
