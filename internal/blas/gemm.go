@@ -40,7 +40,7 @@ var simdSgemm func(transA, transB bool, m, n, k int, alpha float32, a []float32,
 // Name says which implementation runs.
 func Name() string {
 	if simdSgemm != nil {
-		return "xent AVX-512 (float32), " + name + " (float64)"
+		return name + ", with xent's AVX-512 kernel for float32 convolutions"
 	}
 	return name
 }
