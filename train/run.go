@@ -70,7 +70,6 @@ type runner struct {
 	sched   optim.Schedule
 	train   *cifar10.Iterator
 	test    *cifar10.Iterator // the evaluation split: the test split, or the held-out training images with -val
-	split   string            // "test" or "val"
 	look    *lookahead        // with -lookahead
 	last    *Evaluation       // of the model as it is now: the last epoch's, until a step changes it
 	st      state
@@ -147,13 +146,12 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		return err
 	}
-	r.split = "test"
 	if cfg.Val > 0 { // the last Val records (of data_batch_5), never seen in training
 		n := r.data.Train.Len()
 		if cfg.Val >= n {
 			return fmt.Errorf("-val %d: want fewer than the %d training images", cfg.Val, n)
 		}
-		r.data.Test, r.data.Train, r.split = r.data.Train.Slice(n-cfg.Val, n), r.data.Train.Slice(0, n-cfg.Val), "val"
+		r.data.Test, r.data.Train = r.data.Train.Slice(n-cfg.Val, n), r.data.Train.Slice(0, n-cfg.Val)
 	}
 	if cfg.Subset > 0 && cfg.Subset < r.data.Train.Len() {
 		r.data.Train = r.data.Train.Slice(0, cfg.Subset)
@@ -274,7 +272,7 @@ func (r *runner) printStart() {
 		fmt.Fprintln(r.out, hint)
 	}
 	evalName := "test"
-	if r.split == "val" {
+	if r.split() == "val" {
 		evalName = "validation (held out from training; the test split is not evaluated)"
 	}
 	fmt.Fprintf(r.out, "data %s: %d training, %d %s images; %d steps per epoch; schedule %v\n",
@@ -373,6 +371,14 @@ func countCorrect(logits []float32, labels []int) int {
 	return right
 }
 
+// split names what evaluate measures: "val" (-val's held-out images) or "test".
+func (r *runner) split() string {
+	if r.cfg.Val > 0 {
+		return "val"
+	}
+	return "test"
+}
+
 // evaluate runs the evaluation graph over the evaluation split (test, or -val's); with
 // -tta flip, each image's logits are the mean of its own and its mirror image's.
 func (r *runner) evaluate() (Evaluation, error) {
@@ -448,7 +454,7 @@ func (r *runner) endEpoch(epoch int, imgPerS float64) (EpochMetrics, error) {
 	r.last = &ev
 	m := EpochMetrics{Epoch: epoch, Step: r.st.Step, LR: r.sched.LR(r.st.Step - 1),
 		TrainLoss: r.st.Epoch.Loss / float64(max(r.st.Epoch.Batches, 1)), TrainAcc: float64(r.st.Epoch.Correct) / float64(max(r.st.Epoch.Images, 1)),
-		TestLoss: ev.Loss, TestLossBits: ev.LossBits, TestAcc: ev.Accuracy, Split: r.split, ECE: ev.ECE, PerClass: ev.PerClass,
+		TestLoss: ev.Loss, TestLossBits: ev.LossBits, TestAcc: ev.Accuracy, Split: r.split(), ECE: ev.ECE, PerClass: ev.PerClass,
 		ImgPerS: imgPerS, WallS: r.st.WallBefore + time.Since(r.start).Seconds(),
 		Model: r.cfg.Model, Params: r.net.Params.Count(), FLOPs: 2 * r.net.MACs(), Config: r.cfg}
 	r.st.Metrics = append(r.st.Metrics, m)
@@ -502,7 +508,7 @@ func (r *runner) finish() (*Result, error) {
 	}
 	ev := *r.last
 	splitName := "test"
-	if r.split == "val" {
+	if r.split() == "val" {
 		splitName = fmt.Sprintf("validation (last %d training images)", r.cfg.Val)
 	}
 	fmt.Fprintf(r.out, "\nfinal: %s accuracy %.2f%%, loss %.4f nats (%.4f bits), ECE %.4f, %d steps, %.1f s\n",
