@@ -166,16 +166,18 @@ type convKernel[T graphop.Float] struct {
 	parts      []T       // [dwGroups, F, CKK]: each group's share of dw
 	x, w, y    []T
 	dy, dx, dw []T
-	pass       int      // 0 forward, 1 dx, 2 dw
-	wt         []T      // for dx of a same-padded stride-1 conv: w flipped, [C,F,KH,KW]
-	gt         convGeom // its geometry: dy [N,F,H,W] * wt
-	y4, dx4    *tensor.Dense
-	dw4, db1   *tensor.Dense
+	pass       int         // 0 forward, 1 dx, 2 dw
+	wt         []T         // for dx of a same-padded stride-1 conv: w flipped, [C,F,KH,KW]
+	gt         convGeom    // its geometry: dy [N,F,H,W] * wt
+	direct     *directConv // the forward (or dx) without im2col, when it applies
+
+	y4, dx4  *tensor.Dense
+	dw4, db1 *tensor.Dense
 }
 
 // convBufs is one chunk's scratch: the columns of a group of images and, for groups of
 // more than one, their GEMM's output (or dy gathered) before it is scattered to NCHW.
-type convBufs[T graphop.Float] struct{ col, tmp []T }
+type convBufs[T graphop.Float] struct{ col, tmp, pad []T }
 
 func (k *convKernel[T]) buffers() *convBufs[T] {
 	g := &k.g
@@ -184,10 +186,14 @@ func (k *convKernel[T]) buffers() *convBufs[T] {
 	if k.group > 1 {
 		nTmp = max(g.f, g.c) * cols
 	}
-	if b, ok := k.bufs.Get().(*convBufs[T]); ok && len(b.col) == nCol && len(b.tmp) == nTmp {
+	nPad := 0
+	if k.direct != nil {
+		nPad = max(k.direct.fwd.PaddedLen(), k.direct.bwd.PaddedLen())
+	}
+	if b, ok := k.bufs.Get().(*convBufs[T]); ok && len(b.col) == nCol && len(b.tmp) == nTmp && len(b.pad) == nPad {
 		return b
 	}
-	return &convBufs[T]{col: make([]T, nCol), tmp: make([]T, nTmp)}
+	return &convBufs[T]{col: make([]T, nCol), tmp: make([]T, nTmp), pad: make([]T, nPad)}
 }
 
 // convolveGroup writes dst_n [rows, HW] = w [rows, CKK] x im2col(src_n) for images
@@ -228,6 +234,17 @@ func (k *convKernel[T]) Run(lo, hi int) {
 	g := &k.g
 	b := k.buffers()
 	defer k.bufs.Put(b)
+	if k.direct != nil && k.pass != 2 { // rows are images
+		pad := any(b.pad).([]float32)
+		for n := lo; n < hi; n++ {
+			if k.pass == 0 {
+				k.direct.forward(any(k.y).([]float32), any(k.x).([]float32), pad, n)
+			} else {
+				k.direct.backward(any(k.dx).([]float32), any(k.dy).([]float32), pad, n)
+			}
+		}
+		return
+	}
 	switch k.pass {
 	case 0:
 		for grp := lo; grp < hi; grp++ {
@@ -305,6 +322,9 @@ func (k *convKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) (b []T, e
 		return nil, err
 	}
 	k.group = max(1, min(k.g.n, (minGemmCols+k.g.hw-1)/k.g.hw))
+	if k.direct, err = directFor[T](k.direct, &k.g); err != nil {
+		return nil, err
+	}
 	if k.x, err = graphop.Data[T](in[0], "conv input"); err != nil {
 		return nil, err
 	}
@@ -330,6 +350,9 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	g := &k.g
 	k.y4 = graphop.Reused[T](k.y4, g.n, g.f, g.ho, g.wo)
 	k.y = k.y4.Data().([]T)
+	if k.noBias && k.direct != nil {
+		clear(k.y)
+	}
 	for n := range g.n { // the bias, then the GEMMs accumulate onto it
 		for f := range b {
 			out := k.y[n*g.o+f*g.hw : n*g.o+(f+1)*g.hw]
@@ -339,6 +362,11 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		}
 	}
 	k.pass = 0
+	if k.direct != nil {
+		k.direct.packForward(any(k.w).([]float32))
+		parallel.For(g.n, 1, k)
+		return k.y4, nil
+	}
 	parallel.For((g.n+k.group-1)/k.group, 1, k)
 	return k.y4, nil
 }
@@ -352,6 +380,12 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	case 0:
 		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
 		k.dx, k.pass = k.dx4.Data().([]T), 1
+		if k.direct != nil {
+			clear(k.dx)
+			k.direct.packBackward(any(k.w).([]float32))
+			parallel.For(g.n, 1, k)
+			return k.dx4, nil
+		}
 		k.flipKernel()
 		parallel.For((g.n+k.group-1)/k.group, 1, k)
 		return k.dx4, nil

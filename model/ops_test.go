@@ -322,3 +322,98 @@ func TestGELU(t *testing.T) {
 			return y
 		})
 }
+
+// convRun returns a convolution's output and the gradients of sum(y * r) for x, w and b
+// (when bias), computed in dtype from the same float64 data.
+func convRun(t *testing.T, dt tensor.Dtype, shapes [][]int, data [][]float64, r []float64, s, p int, bias bool) [][]float64 {
+	t.Helper()
+	g := G.NewGraph()
+	node := func(name string, shape []int, d []float64) *G.Node {
+		var v *tensor.Dense
+		if dt == tensor.Float32 {
+			f := make([]float32, len(d))
+			for i, x := range d {
+				f[i] = float32(x)
+			}
+			v = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+		} else {
+			v = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), d...)))
+		}
+		return G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(v))
+	}
+	in := G.Nodes{node("x", shapes[0], data[0]), node("w", shapes[1], data[1])}
+	var b *G.Node
+	if bias {
+		b = node("b", shapes[2], data[2])
+		in = append(in, b)
+	}
+	out, err := conv2d(in[0], in[1], b, s, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := G.Must(G.Sum(G.Must(G.HadamardProd(out, node("r", out.Shape(), r)))))
+	grads, err := G.Grad(cost, in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	var res [][]float64
+	for _, n := range append(G.Nodes{out}, grads...) {
+		switch d := n.Value().Data().(type) {
+		case []float32:
+			f := make([]float64, len(d))
+			for i, x := range d {
+				f[i] = float64(x)
+			}
+			res = append(res, f)
+		case []float64:
+			res = append(res, d)
+		}
+	}
+	return res
+}
+
+// TestConv2dFloat32 checks the float32 convolution, which takes other paths than the
+// float64 one (the direct 3x3 kernel of package conv3 on planes of >= 64 pixels in the
+// AVX-512 build), against the float64 one, checked above by central differences.
+func TestConv2dFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ n, c, h, w, f, k, s, p int }{
+		{3, 3, 32, 32, 16, 3, 1, 1}, // direct, as resnet-tiny's first layer
+		{2, 16, 16, 16, 8, 3, 1, 1}, // direct
+		{2, 5, 9, 11, 6, 3, 1, 1},   // direct, filters not a multiple of 4, plane not of 32
+		{2, 8, 8, 8, 12, 3, 1, 1},   // direct, 64 pixels
+		{4, 6, 7, 7, 8, 3, 1, 1},    // too small: grouped GEMMs
+		{2, 4, 12, 12, 8, 3, 2, 1},  // strided
+	} {
+		shapes := [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}, {tc.f}}
+		var data [][]float64
+		for _, s := range shapes {
+			d := make([]float64, tensor.Shape(s).TotalSize())
+			for i := range d {
+				d[i] = rng.NormFloat64()
+			}
+			data = append(data, d)
+		}
+		ho, wo := (tc.h+2*tc.p-tc.k)/tc.s+1, (tc.w+2*tc.p-tc.k)/tc.s+1
+		r := make([]float64, tc.n*tc.f*ho*wo)
+		for i := range r {
+			r[i] = rng.NormFloat64()
+		}
+		for _, bias := range []bool{true, false} {
+			want := convRun(t, tensor.Float64, shapes, data, r, tc.s, tc.p, bias)
+			got := convRun(t, tensor.Float32, shapes, data, r, tc.s, tc.p, bias)
+			for v, name := range []string{"y", "dx", "dw", "db"}[:len(want)] {
+				for i := range want[v] {
+					if d := math.Abs(got[v][i] - want[v][i]); d > 2e-5*math.Max(8, math.Abs(want[v][i])) {
+						t.Fatalf("%+v bias %v: %s[%d] = %v in float32, %v in float64", tc, bias, name, i, got[v][i], want[v][i])
+					}
+				}
+			}
+		}
+	}
+}

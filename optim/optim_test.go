@@ -233,3 +233,47 @@ func TestLRScale(t *testing.T) {
 		}
 	}
 }
+
+// TestSGDLargeParameter checks an update split across cores against the rule applied
+// element by element, bit for bit.
+func TestSGDLargeParameter(t *testing.T) {
+	const n = 5*minSplitElems + 123
+	for _, cfg := range []SGDConfig{{}, {Momentum: 0.9, WeightDecay: 1e-3}, {Momentum: 0.85, Nesterov: true, WeightDecay: 5e-4}} {
+		w, g := make([]float32, n), make([]float32, n)
+		for i := range w {
+			w[i], g[i] = float32(i%17)-8, float32(i%11)/7-0.5
+		}
+		want, buf := append([]float32(nil), w...), make([]float32, n)
+		opt, err := NewSGD([]Param{{Name: "w", Data: w, Decay: true}}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu, wd, lr := float32(cfg.Momentum), float32(cfg.WeightDecay), float32(0.1)
+		for step := range 3 {
+			if err := opt.Step(0.1, [][]float32{g}); err != nil {
+				t.Fatal(err)
+			}
+			for j := range want {
+				d := g[j] + wd*want[j]
+				if mu != 0 {
+					if step == 0 {
+						buf[j] = d
+					} else {
+						buf[j] = mu*buf[j] + d
+					}
+					if cfg.Nesterov {
+						d += mu * buf[j]
+					} else {
+						d = buf[j]
+					}
+				}
+				want[j] -= lr * d
+			}
+		}
+		for j := range want {
+			if w[j] != want[j] {
+				t.Fatalf("%+v: w[%d] = %v, want %v", cfg, j, w[j], want[j])
+			}
+		}
+	}
+}

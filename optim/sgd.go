@@ -1,6 +1,10 @@
 package optim
 
-import "fmt"
+import (
+	"fmt"
+
+	"xent/internal/parallel"
+)
 
 // SGDConfig holds SGD's options, as torch.optim.SGD's.
 type SGDConfig struct {
@@ -21,6 +25,7 @@ type SGD struct {
 	params []Param
 	buf    [][]float32
 	steps  int
+	task   sgdTask
 }
 
 // NewSGD returns SGD over params.
@@ -38,43 +43,64 @@ func NewSGD(params []Param, cfg SGDConfig) (*SGD, error) {
 	return s, nil
 }
 
-// Step applies one update.
+// Step applies one update. Large parameters are split across cores (each element's update
+// is independent, so the result does not depend on the split).
 func (s *SGD) Step(lr float64, grads [][]float32) error {
 	if err := checkGrads(s.params, grads); err != nil {
 		return err
 	}
-	mu, damp := float32(s.cfg.Momentum), float32(1-s.cfg.Dampening)
+	t := &s.task
+	t.mu, t.damp, t.nesterov, t.first = float32(s.cfg.Momentum), float32(1-s.cfg.Dampening), s.cfg.Nesterov, s.steps == 0
 	for i, p := range s.params {
-		lr := p.scaled(lr)
-		wd := float32(0)
+		t.lr, t.wd = float32(p.scaled(lr)), 0
 		if p.Decay {
-			wd = float32(s.cfg.WeightDecay)
+			t.wd = float32(s.cfg.WeightDecay)
 		}
-		w, g := p.Data, grads[i]
-		if mu == 0 {
-			for j := range w {
-				w[j] -= float32(lr) * (g[j] + wd*w[j])
-			}
-			continue
+		t.w, t.g, t.b = p.Data, grads[i], nil
+		if s.buf != nil {
+			t.b = s.buf[i]
 		}
-		b := s.buf[i]
-		for j := range w {
-			d := g[j] + wd*w[j]
-			if s.steps == 0 {
-				b[j] = d
-			} else {
-				b[j] = mu*b[j] + damp*d
-			}
-			if s.cfg.Nesterov {
-				d += mu * b[j]
-			} else {
-				d = b[j]
-			}
-			w[j] -= float32(lr) * d
-		}
+		parallel.For(len(t.w), minSplitElems, t)
 	}
+	*t = sgdTask{}
 	s.steps++
 	return nil
+}
+
+// minSplitElems is the fewest elements of a parameter per core in an update.
+const minSplitElems = 1 << 15
+
+// sgdTask updates elements [lo, hi) of one parameter w with gradient g and momentum buffer
+// b (nil without momentum).
+type sgdTask struct {
+	w, g, b          []float32
+	lr, wd, mu, damp float32
+	nesterov, first  bool
+}
+
+func (t *sgdTask) Run(lo, hi int) {
+	w, g, lr, wd := t.w[lo:hi], t.g[lo:hi], t.lr, t.wd
+	if t.b == nil {
+		for j := range w {
+			w[j] -= lr * (g[j] + wd*w[j])
+		}
+		return
+	}
+	b, mu := t.b[lo:hi], t.mu
+	for j := range w {
+		d := g[j] + wd*w[j]
+		if t.first {
+			b[j] = d
+		} else {
+			b[j] = mu*b[j] + t.damp*d
+		}
+		if t.nesterov {
+			d += mu * b[j]
+		} else {
+			d = b[j]
+		}
+		w[j] -= lr * d
+	}
 }
 
 // Steps returns the number of steps taken.

@@ -53,7 +53,7 @@ func FastPathHint() string {
 	return "blas: pure-Go GEMM; for OpenBLAS (several times faster): apt-get install libopenblas-dev, then build with make (it adds -tags openblas)"
 }
 
-const simdMinRows, simdMinDepth = 32, 64
+const simdMinRows, simdMinCols, simdMinDepth = 32, 32, 64
 
 // minSplitFlops is the size of product, in multiply-adds, above which it is split across
 // cores.
@@ -98,7 +98,7 @@ func gemm[T Float](conv, transA, transB bool, m, n, k int, alpha T, a []T, lda i
 	}
 	switch a := any(a).(type) {
 	case []float32:
-		if simdSgemm != nil && (conv && m >= simdMinRows && k >= simdMinDepth || name == gonumName) {
+		if simdSgemm != nil && (m >= simdMinRows && n >= simdMinCols && k >= simdMinDepth || name == gonumName) {
 			simdSgemm(transA, transB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 			return
 		}

@@ -1,0 +1,129 @@
+// Package conv3 computes 3x3 convolutions with stride 1 and padding 1 (the "same" 3x3
+// convolution of every network here) directly, without im2col: for a tile of 32 output
+// pixels and 4 filters, the 9*C input vectors the GEMM of im2col would read are loaded
+// straight from the image, each a plane shifted by (i-1)*W + (j-1) pixels:
+//
+//	y[f, p] += sum_{c,i,j} w[f, c, i, j] * x[c, p + (i-1)*W + (j-1)]   (0 outside the plane)
+//
+// The image is first copied into a padded layout whose planes have zero margins above and
+// below (for the rows outside the plane), and lanes whose column j-1 falls outside the row
+// are masked off. The AVX-512 build has the fast kernel (Fast is true); the pure-Go one is
+// its reference.
+package conv3
+
+import "fmt"
+
+// Plan is the geometry of one convolution: x [C,H,W] * w [F,C,3,3] -> y [F,H,W].
+type Plan struct {
+	C, F, H, W int
+	before     int      // zeros before each padded plane: >= W+1
+	stride     int      // floats from one padded plane to the next
+	masks      []uint16 // per 16-pixel vector v: lanes whose left (2v) and right (2v+1) neighbour is in the row
+}
+
+// TileRows and TileCols are the kernel's tile: 4 filters by 32 pixels.
+const TileRows, TileCols = 4, 32
+
+// NewPlan returns the plan for C input channels, F filters and H x W planes.
+func NewPlan(c, f, h, w int) (*Plan, error) {
+	if c < 1 || f < 1 || h < 1 || w < 1 {
+		return nil, fmt.Errorf("conv3: %d channels, %d filters, %dx%d planes", c, f, h, w)
+	}
+	p := &Plan{C: c, F: f, H: h, W: w}
+	p.before = (w + 1 + 15) / 16 * 16
+	// after the plane: the rest of the last tile (< 32 lanes), plus a row and a column
+	p.stride = p.before + (h*w+TileCols-1)/TileCols*TileCols + w + 1 + 16
+	vecs := (h*w + TileCols - 1) / TileCols * 2
+	p.masks = make([]uint16, 2*vecs)
+	for v := range vecs {
+		var left, right uint16
+		for l := range 16 {
+			ox := (v*16 + l) % w
+			if ox >= 1 {
+				left |= 1 << l
+			}
+			if ox <= w-2 {
+				right |= 1 << l
+			}
+		}
+		p.masks[2*v], p.masks[2*v+1] = left, right
+	}
+	return p, nil
+}
+
+// PaddedLen is the length of one image's padded copy.
+func (p *Plan) PaddedLen() int { return p.C * p.stride }
+
+// PackedLen is the length of the packed weights.
+func (p *Plan) PackedLen() int { return (p.F + TileRows - 1) / TileRows * TileRows * p.C * 9 }
+
+// Pad copies image x [C,H,W] into dst [PaddedLen]: plane c at dst[c*stride+before:], zeros
+// around it.
+func (p *Plan) Pad(dst, x []float32) {
+	hw := p.H * p.W
+	for c := range p.C {
+		plane := dst[c*p.stride : (c+1)*p.stride]
+		clear(plane[:p.before])
+		copy(plane[p.before:], x[c*hw:(c+1)*hw])
+		clear(plane[p.before+hw:])
+	}
+}
+
+// PackWeights writes w [F,C,3,3] as strips of 4 filters, dst[((s*C*9)+t)*4 + r] = w[4s+r, t]
+// (t = c*9 + i*3 + j), zero for filters past F.
+func (p *Plan) PackWeights(dst, w []float32) {
+	taps := p.C * 9
+	for s := 0; s*TileRows < p.F; s++ {
+		strip := dst[s*taps*TileRows : (s+1)*taps*TileRows]
+		for r := range TileRows {
+			f := s*TileRows + r
+			for t := range taps {
+				v := float32(0)
+				if f < p.F {
+					v = w[f*taps+t]
+				}
+				strip[t*TileRows+r] = v
+			}
+		}
+	}
+}
+
+// Fast says whether the AVX-512 kernel runs.
+var Fast = false
+
+// Accumulate adds the convolution of one padded image xp [PaddedLen] with packed weights
+// wp [PackedLen] to y [F,H,W].
+func (p *Plan) Accumulate(y, xp, wp []float32) {
+	if len(y) != p.F*p.H*p.W || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() {
+		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(y), len(xp), len(wp), *p))
+	}
+	accumulate(p, y, xp, wp)
+}
+
+var accumulate = accumulateGo
+
+// accumulateGo is the reference: the same sums in the same order, without fused
+// multiply-adds.
+func accumulateGo(p *Plan, y, xp, wp []float32) {
+	hw, taps := p.H*p.W, p.C*9
+	for f := range p.F {
+		s, r := f/TileRows, f%TileRows
+		for q := range hw {
+			ox := q % p.W
+			var sum float32
+			for c := range p.C {
+				base := c*p.stride + p.before + q
+				for i := -1; i <= 1; i++ {
+					for j := -1; j <= 1; j++ {
+						if ox+j < 0 || ox+j >= p.W {
+							continue
+						}
+						t := c*9 + (i+1)*3 + (j + 1)
+						sum += wp[(s*taps+t)*TileRows+r] * xp[base+i*p.W+j]
+					}
+				}
+			}
+			y[f*hw+q] += sum
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package conv3
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naive is the definition: y [F,H,W] += w [F,C,3,3] * x [C,H,W], zero padding 1, in float64.
+func naive(y []float64, x, w []float32, c, f, h, wd int) {
+	for o := range f {
+		for oy := range h {
+			for ox := range wd {
+				var s float64
+				for ch := range c {
+					for i := range 3 {
+						for j := range 3 {
+							iy, ix := oy+i-1, ox+j-1
+							if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+								continue
+							}
+							s += float64(w[((o*c+ch)*3+i)*3+j]) * float64(x[(ch*h+iy)*wd+ix])
+						}
+					}
+				}
+				y[(o*h+oy)*wd+ox] += s
+			}
+		}
+	}
+}
+
+func TestAccumulateMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range []struct{ c, f, h, w int }{
+		{1, 4, 3, 3}, {3, 16, 32, 32}, {16, 16, 32, 32}, {32, 64, 16, 16}, {64, 64, 8, 8},
+		{5, 7, 31, 31}, {8, 12, 15, 15}, {4, 8, 7, 7}, {2, 5, 1, 40}, {2, 4, 40, 1}, {3, 4, 5, 17},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%dx%d", s.c, s.f, s.h, s.w), func(t *testing.T) {
+			p, err := NewPlan(s.c, s.f, s.h, s.w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, w := make([]float32, s.c*s.h*s.w), make([]float32, s.f*s.c*9)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			for i := range w {
+				w[i] = float32(rng.NormFloat64())
+			}
+			y, want := make([]float32, s.f*s.h*s.w), make([]float64, s.f*s.h*s.w)
+			for i := range y { // accumulates onto what is there
+				y[i] = float32(i % 3)
+				want[i] = float64(i % 3)
+			}
+			naive(want, x, w, s.c, s.f, s.h, s.w)
+			// a padded buffer with garbage in it first: Pad must set every margin
+			xp, wp := make([]float32, p.PaddedLen()), make([]float32, p.PackedLen())
+			for i := range xp {
+				xp[i] = float32(math.NaN())
+			}
+			p.Pad(xp, x)
+			p.PackWeights(wp, w)
+			p.Accumulate(y, xp, wp)
+			for i, v := range y {
+				tol := 1e-5 * float64(s.c*9)
+				if math.Abs(float64(v)-want[i]) > tol {
+					t.Fatalf("y[%d] = %v, want %v (fast kernel %v)", i, v, want[i], Fast)
+				}
+			}
+		})
+	}
+}
+
+func TestNewPlanRejectsEmpty(t *testing.T) {
+	if _, err := NewPlan(0, 4, 3, 3); err == nil {
+		t.Fatal("no error for 0 channels")
+	}
+}
+
+func BenchmarkAccumulate(b *testing.B) {
+	for _, s := range []struct{ c, f, h, w int }{{16, 16, 32, 32}, {32, 32, 16, 16}, {64, 64, 8, 8}, {64, 256, 15, 15}} {
+		b.Run(fmt.Sprintf("%dx%dx%dx%d", s.c, s.f, s.h, s.w), func(b *testing.B) {
+			p, _ := NewPlan(s.c, s.f, s.h, s.w)
+			x, w, y := make([]float32, s.c*s.h*s.w), make([]float32, s.f*s.c*9), make([]float32, s.f*s.h*s.w)
+			xp, wp := make([]float32, p.PaddedLen()), make([]float32, p.PackedLen())
+			p.PackWeights(wp, w)
+			flops := 2 * s.c * 9 * s.f * s.h * s.w
+			b.SetBytes(int64(4 * len(x)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Pad(xp, x)
+				p.Accumulate(y, xp, wp)
+			}
+			b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
