@@ -210,10 +210,10 @@ func convolveGroup[T graphop.Float](dst, src, w []T, rows int, g *convGeom, n0, 
 		beta = 1
 	}
 	if m == 1 {
-		blas.ConvGemm(false, false, rows, hw, g.ckk, 1, w, g.ckk, b.col, ld, beta, dst[n0*rows*hw:(n0+1)*rows*hw], hw)
+		blas.Gemm(false, false, rows, hw, g.ckk, 1, w, g.ckk, b.col, ld, beta, dst[n0*rows*hw:(n0+1)*rows*hw], hw)
 		return
 	}
-	blas.ConvGemm(false, false, rows, ld, g.ckk, 1, w, g.ckk, b.col, ld, 0, b.tmp, ld)
+	blas.Gemm(false, false, rows, ld, g.ckk, 1, w, g.ckk, b.col, ld, 0, b.tmp, ld)
 	for i := range m {
 		for r := range rows {
 			out, in := dst[((n0+i)*rows+r)*hw:][:hw], b.tmp[r*ld+i*hw:][:hw]
@@ -283,7 +283,7 @@ func (k *convKernel[T]) Run(lo, hi int) {
 						}
 					}
 				}
-				blas.ConvGemm(false, true, g.f, g.ckk, ld, 1, dy, ld, b.col, ld, 1, part, g.ckk)
+				blas.Gemm(false, true, g.f, g.ckk, ld, 1, dy, ld, b.col, ld, 1, part, g.ckk)
 			}
 		}
 	}

@@ -31,16 +31,19 @@ var (
 )
 
 // simdSgemm is the AVX-512 build's own float32 GEMM (sgemm_simd.go). It runs instead of
-// sgemm when the processor has AVX-512 and either sgemm is gonum's or the product is a
-// convolution's (ConvGemm) with at least simdMinRows rows and simdMinDepth steps: it packs all of B per call, which products
-// of few rows do not repay, and there OpenBLAS is as fast (measured: resnet-tiny's 16-filter
-// convolutions trained 17% slower on it, airbench's 64-256-filter ones 20% faster).
+// sgemm when the processor has AVX-512 and either sgemm is gonum's or the product has at
+// least simdMinRows rows, simdMinCols columns and simdMinDepth steps: it packs all of B per
+// call, which products of few rows do not repay, and its 32-column tiles would be mostly
+// empty on narrower ones; there OpenBLAS is as fast (measured: resnet-tiny's 16-filter
+// convolutions trained 17% slower on it). On larger products it measured faster than
+// OpenBLAS's AVX2 kernels: airbench's convolutions 205 -> 242 img/s, the mlp's forward
+// and weight-gradient products 2.2 -> 1.8 ms and 2.1 -> 1.56 ms on two cores.
 var simdSgemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
 // Name says which implementation runs.
 func Name() string {
 	if simdSgemm != nil {
-		return name + ", with xent's AVX-512 kernel for float32 convolutions"
+		return name + ", with xent's AVX-512 kernel for large float32 products"
 	}
 	return name
 }
@@ -63,32 +66,23 @@ const minSplitFlops = 1 << 21
 // op transposes when transA or transB is true. lda, ldb and ldc are the row strides of A,
 // B and C as stored.
 func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	gemmSplit(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmSplit(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// ConvGemm is Gemm for a convolution's products (filters x columns, and the weight
-// gradient's filters x taps): it runs xent's AVX-512 kernel on them where the processor has
-// it, which measured faster there than OpenBLAS's AVX2 kernels (airbench 205 -> 242 img/s),
-// while the linear layers' products stay on OpenBLAS, which measured faster for them (mlp
-// 21,266 img/s against 19,080 with every product on the AVX-512 kernel).
-func ConvGemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	gemmSplit(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-func gemmSplit[T Float](conv, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemmSplit[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if parts := min(runtime.GOMAXPROCS(0), max(m, n)); parts > 1 && m*n*k >= minSplitFlops {
 		t := tasks.Get().(*blockTask)
-		*t = blockTask{conv: conv, transA: transA, transB: transB, m: m, n: n, k: k, alpha: float64(alpha), lda: lda, ldb: ldb,
+		*t = blockTask{transA: transA, transB: transB, m: m, n: n, k: k, alpha: float64(alpha), lda: lda, ldb: ldb,
 			beta: float64(beta), ldc: ldc, a: a, b: b, c: c, parts: parts, byCols: n > m}
 		parallel.For(parts, 1, t)
 		*t = blockTask{}
 		tasks.Put(t)
 		return
 	}
-	gemm(conv, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-func gemm[T Float](conv, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	ta, tb := gblas.NoTrans, gblas.NoTrans
 	if transA {
 		ta = gblas.Trans
@@ -110,7 +104,7 @@ func gemm[T Float](conv, transA, transB bool, m, n, k int, alpha T, a []T, lda i
 
 // blockTask is one Gemm split into parts blocks of C's rows or columns.
 type blockTask struct {
-	conv, transA, transB   bool
+	transA, transB         bool
 	m, n, k, lda, ldb, ldc int
 	alpha, beta            float64
 	a, b, c                any
@@ -139,7 +133,7 @@ func runBlock[T Float](t *blockTask, a, b, c []T, p int) {
 		if t.transB {
 			off = lo * t.ldb
 		}
-		gemm(t.conv, t.transA, t.transB, t.m, hi-lo, t.k, T(t.alpha), a, t.lda, b[off:], t.ldb, T(t.beta), c[lo:], t.ldc)
+		gemm(t.transA, t.transB, t.m, hi-lo, t.k, T(t.alpha), a, t.lda, b[off:], t.ldb, T(t.beta), c[lo:], t.ldc)
 		return
 	}
 	lo, hi := p*t.m/t.parts, (p+1)*t.m/t.parts
@@ -147,5 +141,5 @@ func runBlock[T Float](t *blockTask, a, b, c []T, p int) {
 	if t.transA {
 		off = lo
 	}
-	gemm(t.conv, t.transA, t.transB, hi-lo, t.n, t.k, T(t.alpha), a[off:], t.lda, b, t.ldb, T(t.beta), c[lo*t.ldc:], t.ldc)
+	gemm(t.transA, t.transB, hi-lo, t.n, t.k, T(t.alpha), a[off:], t.lda, b, t.ldb, T(t.beta), c[lo*t.ldc:], t.ldc)
 }

@@ -77,7 +77,7 @@ func to32(x []float64) []float32 {
 	return out
 }
 
-// The float32 path (xent's AVX-512 GEMM in the SIMD build) across its block and tile edges:
+// The float32 path (Gemm, and xent's AVX-512 GEMM itself in the SIMD build) across its block and tile edges:
 // k past kc = 256, n past nc = 1024, m past mc = 64, partial 8 x 32 tiles, row strides wider
 // than the matrices, and beta 0, 1 and 0.5 (beta 0 must overwrite NaN in C).
 func TestGemmFloat32Edges(t *testing.T) {
@@ -103,27 +103,37 @@ func TestGemmFloat32Edges(t *testing.T) {
 							s[i] = float64(float32(rng.NormFloat64()))
 						}
 					}
-					got := to32(c)
-					if beta == 0 {
-						for i := range got {
-							got[i] = float32(math.NaN())
-						}
-					}
 					want := append([]float64(nil), c...)
 					naive(ta, tb, m, n, k, 0.5, a, lda, b, ldb, beta, want, ldc)
-					ConvGemm(ta, tb, m, n, k, float32(0.5), to32(a), lda, to32(b), ldb, float32(beta), got, ldc)
-					tol := 2e-6 * math.Sqrt(float64(k)) * 4
-					for i := range m {
-						for j := range ldc {
-							g, w := float64(got[i*ldc+j]), want[i*ldc+j]
-							if j >= n { // outside C: untouched
-								if beta == 0 {
-									continue
-								}
-								w = float64(float32(c[i*ldc+j]))
+					impls := []func(got []float32){func(got []float32) {
+						Gemm(ta, tb, m, n, k, float32(0.5), to32(a), lda, to32(b), ldb, float32(beta), got, ldc)
+					}}
+					if simdSgemm != nil { // whatever the size: Gemm runs it on large products only
+						impls = append(impls, func(got []float32) {
+							simdSgemm(ta, tb, m, n, k, float32(0.5), to32(a), lda, to32(b), ldb, float32(beta), got, ldc)
+						})
+					}
+					for impl, gemm := range impls {
+						got := to32(c)
+						if beta == 0 {
+							for i := range got {
+								got[i] = float32(math.NaN())
 							}
-							if !(math.Abs(g-w) <= tol*math.Max(1, math.Abs(w))) {
-								t.Fatalf("m%d n%d k%d ta=%v tb=%v beta=%v: C[%d,%d] = %v, want %v", m, n, k, ta, tb, beta, i, j, g, w)
+						}
+						gemm(got)
+						tol := 2e-6 * math.Sqrt(float64(k)) * 4
+						for i := range m {
+							for j := range ldc {
+								g, w := float64(got[i*ldc+j]), want[i*ldc+j]
+								if j >= n { // outside C: untouched
+									if beta == 0 {
+										continue
+									}
+									w = float64(float32(c[i*ldc+j]))
+								}
+								if !(math.Abs(g-w) <= tol*math.Max(1, math.Abs(w))) {
+									t.Fatalf("impl %d: m%d n%d k%d ta=%v tb=%v beta=%v: C[%d,%d] = %v, want %v", impl, m, n, k, ta, tb, beta, i, j, g, w)
+								}
 							}
 						}
 					}
@@ -159,7 +169,7 @@ func BenchmarkSgemmShapes(b *testing.B) {
 		if s.tb {
 			ldb = s.k
 		}
-		impls := map[string]func(){"in-use": func() { gemm(true, false, s.tb, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n) }}
+		impls := map[string]func(){"in-use": func() { gemm(false, s.tb, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n) }}
 		if simdSgemm != nil {
 			tb := gblas.NoTrans
 			if s.tb {
