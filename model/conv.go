@@ -268,6 +268,12 @@ func (k *convKernel[T]) Run(lo, hi int) {
 			part := k.parts[grp*g.f*g.ckk : (grp+1)*g.f*g.ckk]
 			clear(part)
 			end := (grp + 1) * g.n / dwGroups
+			if k.direct != nil && k.direct.grad {
+				for n := grp * g.n / dwGroups; n < end; n++ {
+					k.direct.weightGrad(any(part).([]float32), any(k.dy).([]float32), any(k.x).([]float32), any(b.pad).([]float32), n)
+				}
+				continue
+			}
 			for n0 := grp * g.n / dwGroups; n0 < end; n0 += k.group {
 				m := min(k.group, end-n0)
 				ld := m * g.hw

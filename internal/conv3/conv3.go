@@ -100,7 +100,44 @@ func (p *Plan) Accumulate(y, xp, wp []float32) {
 	accumulate(p, y, xp, wp)
 }
 
-var accumulate = accumulateGo
+// AccumulateGrad adds the weight gradient of one image to dw [F,C,3,3]: with dy [F,H,W] the
+// gradient of y and xp the padded image,
+//
+//	dw[f, c, i, j] += sum_p dy[f, p] * x[c, p + (i-1)*W + (j-1)]   (0 outside the plane)
+func (p *Plan) AccumulateGrad(dw, dy, xp []float32) {
+	if len(dw) != p.F*p.C*9 || len(dy) != p.F*p.H*p.W || len(xp) != p.PaddedLen() {
+		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(dw), len(dy), len(xp), *p))
+	}
+	grad(p, dw, dy, xp)
+}
+
+// gradRows is the number of filters the gradient kernel takes at a time.
+const gradRows = 3
+
+var (
+	accumulate = accumulateGo
+	grad       = gradGo
+)
+
+// gradGo is the reference of the gradient kernel.
+func gradGo(p *Plan, dw, dy, xp []float32) {
+	hw := p.H * p.W
+	for f := range p.F {
+		for c := range p.C {
+			for i := -1; i <= 1; i++ {
+				for j := -1; j <= 1; j++ {
+					var sum float32
+					for q := range hw {
+						if ox := q % p.W; ox+j >= 0 && ox+j < p.W {
+							sum += dy[f*hw+q] * xp[p.before+c*p.stride+q+i*p.W+j]
+						}
+					}
+					dw[(f*p.C+c)*9+(i+1)*3+j+1] += sum
+				}
+			}
+		}
+	}
+}
 
 // accumulateGo is the reference: the same sums in the same order, without fused
 // multiply-adds.

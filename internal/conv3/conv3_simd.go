@@ -2,11 +2,14 @@
 
 package conv3
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+	"unsafe"
+)
 
 func init() {
 	if archsimd.X86.AVX512() {
-		accumulate, Fast = accumulateAVX512, true
+		accumulate, grad, Fast = accumulateAVX512, gradAVX512, true
 	}
 }
 
@@ -93,4 +96,78 @@ func tile(y []float32, hw, rows, q int, x []float32, x0, stride, width, channels
 	add(1, c10, c11)
 	add(2, c20, c21)
 	add(3, c30, c31)
+}
+
+// gradAVX512 adds one image's weight gradient to dw [F,C,3,3], 3 filters and one row of
+// taps at a time (gradDot); planes whose pixels are not a multiple of 16 go to gradGo.
+func gradAVX512(p *Plan, dw, dy, xp []float32) {
+	hw := p.H * p.W
+	if hw%16 != 0 || p.F < gradRows {
+		gradGo(p, dw, dy, xp)
+		return
+	}
+	masks := p.masks[:hw/8]
+	var sums [9]float32
+	for done := 0; done < p.F; done += gradRows {
+		// the last block is the last 3 filters; of those, only the ones not done yet count
+		f0 := min(done, p.F-gradRows)
+		d := dy[f0*hw:]
+		for c := range p.C {
+			for i := -1; i <= 1; i++ {
+				o := p.before + c*p.stride + i*p.W // xp[o+q] is pixel q's tap (i, 0)
+				gradDot(d, hw, xp[o-1:o+hw+17], masks, &sums)
+				t := c*9 + (i+1)*3 // tap (i, 0) of channel c
+				for r := done - f0; r < gradRows; r++ {
+					out := dw[(f0+r)*p.C*9+t:][:3]
+					out[0] += sums[3*r]
+					out[1] += sums[3*r+1]
+					out[2] += sums[3*r+2]
+				}
+			}
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// gradDot writes sums[3r+j] = sum_q d[r*hw+q] * x[q+j] (left and right taps masked by
+// masks, a pair per 16 pixels), for d [3*hw] with hw a multiple of 16 and x [hw+18]. It
+// reads through unsafe pointers, within the bounds checked here: with slices, Go keeps
+// their 15 words in memory and reloads them every iteration.
+func gradDot(d []float32, hw int, x []float32, masks []uint16, sums *[9]float32) {
+	if hw%16 != 0 || len(d) < 3*hw || len(x) < hw+18 || len(masks) < hw/8 {
+		panic("conv3: gradDot bounds")
+	}
+	pd, px, pm := unsafe.Pointer(&d[0]), unsafe.Pointer(&x[0]), unsafe.Pointer(&masks[0])
+	row := uintptr(hw) * 4
+	var a00, a01, a02, a10, a11, a12, a20, a21, a22 archsimd.Float32x16
+	for n := hw / 16; n > 0; n-- {
+		lm := archsimd.Mask32x16FromBits(*(*uint16)(pm))
+		rm := archsimd.Mask32x16FromBits(*(*uint16)(unsafe.Add(pm, 2)))
+		y0 := archsimd.LoadFloat32x16((*[16]float32)(pd))
+		y1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pd, row)))
+		y2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pd, 2*row)))
+		x0 := archsimd.LoadMaskedFloat32x16((*[16]float32)(px), lm)
+		a00 = x0.MulAdd(y0, a00)
+		a10 = x0.MulAdd(y1, a10)
+		a20 = x0.MulAdd(y2, a20)
+		x1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(px, 4)))
+		a01 = x1.MulAdd(y0, a01)
+		a11 = x1.MulAdd(y1, a11)
+		a21 = x1.MulAdd(y2, a21)
+		x2 := archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 8)), rm)
+		a02 = x2.MulAdd(y0, a02)
+		a12 = x2.MulAdd(y1, a12)
+		a22 = x2.MulAdd(y2, a22)
+		pd, px, pm = unsafe.Add(pd, 64), unsafe.Add(px, 64), unsafe.Add(pm, 4)
+	}
+	sums[0], sums[1], sums[2] = sum16(a00), sum16(a01), sum16(a02)
+	sums[3], sums[4], sums[5] = sum16(a10), sum16(a11), sum16(a12)
+	sums[6], sums[7], sums[8] = sum16(a20), sum16(a21), sum16(a22)
+}
+
+// sum16 adds the 16 lanes of v, in a fixed order: halves, quarters, then the last four.
+func sum16(v archsimd.Float32x16) float32 {
+	h := v.GetLo().Add(v.GetHi())
+	q := h.GetLo().Add(h.GetHi())
+	return (q.GetElem(0) + q.GetElem(1)) + (q.GetElem(2) + q.GetElem(3))
 }

@@ -72,6 +72,60 @@ func TestAccumulateMatchesDefinition(t *testing.T) {
 	}
 }
 
+func TestAccumulateGradMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range []struct{ c, f, h, w int }{
+		{1, 1, 3, 3}, {3, 16, 32, 32}, {16, 16, 32, 32}, {32, 32, 16, 16}, {64, 64, 8, 8},
+		{5, 7, 31, 31}, {8, 4, 15, 15}, {4, 8, 7, 7}, {2, 5, 1, 40}, {2, 2, 40, 1}, {3, 4, 5, 17},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%dx%d", s.c, s.f, s.h, s.w), func(t *testing.T) {
+			p, err := NewPlan(s.c, s.f, s.h, s.w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hw := s.h * s.w
+			x, dy := make([]float32, s.c*hw), make([]float32, s.f*hw)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			for i := range dy {
+				dy[i] = float32(rng.NormFloat64())
+			}
+			dw, want := make([]float32, s.f*s.c*9), make([]float64, s.f*s.c*9)
+			for i := range dw {
+				dw[i], want[i] = float32(i%5), float64(i%5)
+			}
+			for f := range s.f {
+				for c := range s.c {
+					for i := range 3 {
+						for j := range 3 {
+							for oy := range s.h {
+								for ox := range s.w {
+									iy, ix := oy+i-1, ox+j-1
+									if iy >= 0 && iy < s.h && ix >= 0 && ix < s.w {
+										want[((f*s.c+c)*3+i)*3+j] += float64(dy[f*hw+oy*s.w+ox]) * float64(x[(c*s.h+iy)*s.w+ix])
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+			xp := make([]float32, p.PaddedLen())
+			for i := range xp {
+				xp[i] = float32(math.NaN())
+			}
+			p.Pad(xp, x)
+			p.AccumulateGrad(dw, dy, xp)
+			for i, v := range dw {
+				if math.Abs(float64(v)-want[i]) > 1e-5*float64(hw) {
+					t.Fatalf("dw[%d] = %v, want %v (fast kernel %v)", i, v, want[i], Fast)
+				}
+			}
+		})
+	}
+}
+
 func TestNewPlanRejectsEmpty(t *testing.T) {
 	if _, err := NewPlan(0, 4, 3, 3); err == nil {
 		t.Fatal("no error for 0 channels")
@@ -91,6 +145,24 @@ func BenchmarkAccumulate(b *testing.B) {
 			for b.Loop() {
 				p.Pad(xp, x)
 				p.Accumulate(y, xp, wp)
+			}
+			b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+func BenchmarkAccumulateGrad(b *testing.B) {
+	for _, s := range []struct{ c, f, h, w int }{{16, 16, 32, 32}, {32, 32, 16, 16}, {64, 64, 8, 8}, {64, 256, 15, 15}} {
+		b.Run(fmt.Sprintf("%dx%dx%dx%d", s.c, s.f, s.h, s.w), func(b *testing.B) {
+			p, _ := NewPlan(s.c, s.f, s.h, s.w)
+			x, dy, dw := make([]float32, s.c*s.h*s.w), make([]float32, s.f*s.h*s.w), make([]float32, s.f*s.c*9)
+			xp := make([]float32, p.PaddedLen())
+			flops := 2 * s.c * 9 * s.f * s.h * s.w
+			b.SetBytes(int64(4 * (len(x) + len(dy))))
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Pad(xp, x)
+				p.AccumulateGrad(dw, dy, xp)
 			}
 			b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
