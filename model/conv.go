@@ -170,6 +170,7 @@ type convKernel[T graphop.Float] struct {
 	wt         []T         // for dx of a same-padded stride-1 conv: w flipped, [C,F,KH,KW]
 	gt         convGeom    // its geometry: dy [N,F,H,W] * wt
 	direct     *directConv // the forward (or dx) without im2col, when it applies
+	b          []T         // the bias (nil without)
 
 	y4, dx4  *tensor.Dense
 	dw4, db1 *tensor.Dense
@@ -238,6 +239,7 @@ func (k *convKernel[T]) Run(lo, hi int) {
 		pad := any(b.pad).([]float32)
 		for n := lo; n < hi; n++ {
 			if k.pass == 0 {
+				k.initOutput(n, n+1)
 				k.direct.forward(any(k.y).([]float32), any(k.x).([]float32), pad, n)
 			} else {
 				k.direct.backward(any(k.dx).([]float32), any(k.dy).([]float32), pad, n)
@@ -247,6 +249,7 @@ func (k *convKernel[T]) Run(lo, hi int) {
 	}
 	switch k.pass {
 	case 0:
+		k.initOutput(lo*k.group, min(g.n, hi*k.group))
 		for grp := lo; grp < hi; grp++ {
 			convolveGroup(k.y, k.x, k.w, g.f, g, grp*k.group, min(g.n, (grp+1)*k.group), b, !k.noBias)
 		}
@@ -292,6 +295,34 @@ func (k *convKernel[T]) Run(lo, hi int) {
 				blas.Gemm(false, true, g.f, g.ckk, ld, 1, dy, ld, b.col, ld, 1, part, g.ckk)
 			}
 		}
+	}
+}
+
+// initOutput sets the outputs of images [n0, n1) to the bias (or to 0 without one, where the
+// direct kernel accumulates), for the convolution to be added.
+func (k *convKernel[T]) initOutput(n0, n1 int) {
+	g := &k.g
+	if k.b == nil {
+		if k.direct != nil {
+			clear(k.y[n0*g.o : n1*g.o])
+		}
+		return
+	}
+	for n := n0; n < n1; n++ {
+		for f, v := range k.b {
+			fill(k.y[n*g.o+f*g.hw:][:g.hw], v)
+		}
+	}
+}
+
+// fill sets s to v, doubling a filled prefix by copies.
+func fill[T graphop.Float](s []T, v T) {
+	if len(s) == 0 {
+		return
+	}
+	s[0] = v
+	for done := 1; done < len(s); done *= 2 {
+		copy(s[done:], s[:done])
 	}
 }
 
@@ -356,17 +387,7 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	g := &k.g
 	k.y4 = graphop.Reused[T](k.y4, g.n, g.f, g.ho, g.wo)
 	k.y = k.y4.Data().([]T)
-	if k.noBias && k.direct != nil {
-		clear(k.y)
-	}
-	for n := range g.n { // the bias, then the GEMMs accumulate onto it
-		for f := range b {
-			out := k.y[n*g.o+f*g.hw : n*g.o+(f+1)*g.hw]
-			for p := range out {
-				out[p] = b[f]
-			}
-		}
-	}
+	k.b = b
 	k.pass = 0
 	if k.direct != nil {
 		k.direct.packForward(any(k.w).([]float32))
