@@ -54,8 +54,11 @@ func NewPlan(c, f, h, w int) (*Plan, error) {
 // PaddedLen is the length of one image's padded copy.
 func (p *Plan) PaddedLen() int { return p.C * p.stride }
 
-// PackedLen is the length of the packed weights.
-func (p *Plan) PackedLen() int { return (p.F + TileRows - 1) / TileRows * TileRows * p.C * 9 }
+// PackedLen is the length of the packed weights, with wpSlack zeros at the end.
+func (p *Plan) PackedLen() int { return (p.F+TileRows-1)/TileRows*TileRows*p.C*9 + wpSlack }
+
+// wpSlack is the packed weights' tail: the kernel reads each weight as the first of 4.
+const wpSlack = 3
 
 // Pad copies image x [C,H,W] into dst [PaddedLen]: plane c at dst[c*stride+before:], zeros
 // around it.
@@ -73,6 +76,7 @@ func (p *Plan) Pad(dst, x []float32) {
 // (t = c*9 + i*3 + j), zero for filters past F.
 func (p *Plan) PackWeights(dst, w []float32) {
 	taps := p.C * 9
+	clear(dst[len(dst)-wpSlack:])
 	for s := 0; s*TileRows < p.F; s++ {
 		strip := dst[s*taps*TileRows : (s+1)*taps*TileRows]
 		for r := range TileRows {
