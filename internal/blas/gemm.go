@@ -71,12 +71,19 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 
 func gemmSplit[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if parts := min(runtime.GOMAXPROCS(0), max(m, n)); parts > 1 && m*n*k >= minSplitFlops {
-		t := tasks.Get().(*blockTask)
-		*t = blockTask{transA: transA, transB: transB, m: m, n: n, k: k, alpha: float64(alpha), lda: lda, ldb: ldb,
-			beta: float64(beta), ldc: ldc, a: a, b: b, c: c, parts: parts, byCols: n > m}
+		pool := &tasks32
+		if _, f64 := any(alpha).(float64); f64 {
+			pool = &tasks64
+		}
+		t, _ := pool.Get().(*blockTask[T])
+		if t == nil {
+			t = new(blockTask[T])
+		}
+		*t = blockTask[T]{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, lda: lda, ldb: ldb,
+			beta: beta, ldc: ldc, a: a, b: b, c: c, parts: parts, byCols: n > m}
 		parallel.For(parts, 1, t)
-		*t = blockTask{}
-		tasks.Put(t)
+		*t = blockTask[T]{}
+		pool.Put(t)
 		return
 	}
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -103,37 +110,34 @@ func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 }
 
 // blockTask is one Gemm split into parts blocks of C's rows or columns.
-type blockTask struct {
+type blockTask[T Float] struct {
 	transA, transB         bool
 	m, n, k, lda, ldb, ldc int
-	alpha, beta            float64
-	a, b, c                any
+	alpha, beta            T
+	a, b, c                []T
 	parts                  int
 	byCols                 bool
 }
 
-var tasks = sync.Pool{New: func() any { return new(blockTask) }}
+// The tasks of float32 and of float64 products, reused: a task holds its matrices in typed
+// fields, since storing slices in interfaces allocated three headers per call.
+var tasks32, tasks64 sync.Pool
 
 // Run does blocks [lo, hi); parallel.For calls it.
-func (t *blockTask) Run(lo, hi int) {
+func (t *blockTask[T]) Run(lo, hi int) {
 	for p := lo; p < hi; p++ {
-		switch a := t.a.(type) {
-		case []float32:
-			runBlock(t, a, t.b.([]float32), t.c.([]float32), p)
-		case []float64:
-			runBlock(t, a, t.b.([]float64), t.c.([]float64), p)
-		}
+		t.runBlock(p)
 	}
 }
 
-func runBlock[T Float](t *blockTask, a, b, c []T, p int) {
+func (t *blockTask[T]) runBlock(p int) {
 	if t.byCols { // columns [lo, hi) of C take columns [lo, hi) of op(B)
 		lo, hi := p*t.n/t.parts, (p+1)*t.n/t.parts
 		off := lo // column lo of B, or row lo of B^T
 		if t.transB {
 			off = lo * t.ldb
 		}
-		gemm(t.transA, t.transB, t.m, hi-lo, t.k, T(t.alpha), a, t.lda, b[off:], t.ldb, T(t.beta), c[lo:], t.ldc)
+		gemm(t.transA, t.transB, t.m, hi-lo, t.k, t.alpha, t.a, t.lda, t.b[off:], t.ldb, t.beta, t.c[lo:], t.ldc)
 		return
 	}
 	lo, hi := p*t.m/t.parts, (p+1)*t.m/t.parts
@@ -141,5 +145,5 @@ func runBlock[T Float](t *blockTask, a, b, c []T, p int) {
 	if t.transA {
 		off = lo
 	}
-	gemm(t.transA, t.transB, hi-lo, t.n, t.k, T(t.alpha), a[off:], t.lda, b, t.ldb, T(t.beta), c[lo*t.ldc:], t.ldc)
+	gemm(t.transA, t.transB, hi-lo, t.n, t.k, t.alpha, t.a[off:], t.lda, t.b, t.ldb, t.beta, t.c[lo*t.ldc:], t.ldc)
 }

@@ -188,3 +188,31 @@ func BenchmarkSgemmShapes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGemmMLP times Gemm (split across cores) at the mlp's two large products, batch
+// 128: the forward x [128,3072] x w^T (w [512,3072]) and the weight gradient dy^T x x.
+func BenchmarkGemmMLP(b *testing.B) {
+	x, w, dy := make([]float32, 128*3072), make([]float32, 512*3072), make([]float32, 128*512)
+	y, dw := make([]float32, 128*512), make([]float32, 512*3072)
+	for i := range w {
+		w[i] = float32(i%7) - 3
+	}
+	for i := range x {
+		x[i] = float32(i%5) - 2
+	}
+	for _, c := range []struct {
+		name string
+		f    func()
+	}{
+		{"forward", func() { Gemm(false, true, 128, 512, 3072, 1, x, 3072, w, 3072, 1, y, 512) }},
+		{"weight-grad", func() { Gemm(true, false, 512, 3072, 128, 1, dy, 512, x, 3072, 0, dw, 3072) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.f()
+			}
+			b.ReportMetric(2*128*512*3072*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -83,6 +83,19 @@ func packA(dst, a []float32, lda int, trans bool, i0, mb, p0, kb int) {
 	for s := 0; s*mr < mb; s++ {
 		strip := dst[s*kb*mr : (s+1)*kb*mr]
 		rows := min(mr, mb-s*mr)
+		if !trans && rows == mr { // 16 steps of 4 rows at a time, then the rest one by one
+			i := i0 + s*mr
+			r0, r1, r2, r3 := a[i*lda+p0:][:kb], a[(i+1)*lda+p0:][:kb], a[(i+2)*lda+p0:][:kb], a[(i+3)*lda+p0:][:kb]
+			p := 0
+			for ; p+16 <= kb; p += 16 {
+				pack4((*[64]float32)(strip[p*mr:p*mr+64]), archsimd.LoadFloat32x16Slice(r0[p:]), archsimd.LoadFloat32x16Slice(r1[p:]),
+					archsimd.LoadFloat32x16Slice(r2[p:]), archsimd.LoadFloat32x16Slice(r3[p:]))
+			}
+			for ; p < kb; p++ {
+				strip[p*mr], strip[p*mr+1], strip[p*mr+2], strip[p*mr+3] = r0[p], r1[p], r2[p], r3[p]
+			}
+			continue
+		}
 		for r := range mr {
 			i := i0 + s*mr + r
 			if r >= rows {
@@ -105,6 +118,52 @@ func packA(dst, a []float32, lda int, trans bool, i0, mb, p0, kb int) {
 	}
 }
 
+// Index vectors of ConcatPermute (result[i] = concat(x, y)[idx[i]]) that interleave x and
+// y element by element (lo: elements 0-7, hi: 8-15), and then pairs of such interleavings
+// two by two (q0: pairs 0-3, q1: pairs 4-7).
+var (
+	interleaveLo = [16]uint32{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+	interleaveHi = [16]uint32{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+	pairsQ0      = [16]uint32{0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23}
+	pairsQ1      = [16]uint32{8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31}
+)
+
+// transpose4 writes the 4 x 16 block r0..r3 (4 columns of op(B), 16 steps each) into a B
+// strip: dst[p*nr + j] = r_j[p], as pack4 does, each step's 4 values a 16-byte store.
+func transpose4(dst []float32, r0, r1, r2, r3 archsimd.Float32x16) {
+	_ = dst[15*nr+3]
+	lo, hi := archsimd.LoadUint32x16(&interleaveLo), archsimd.LoadUint32x16(&interleaveHi)
+	q0, q1 := archsimd.LoadUint32x16(&pairsQ0), archsimd.LoadUint32x16(&pairsQ1)
+	a, b := r0.ConcatPermute(r1, lo), r2.ConcatPermute(r3, lo)
+	store4x4(dst, a.ConcatPermute(b, q0))
+	store4x4(dst[4*nr:], a.ConcatPermute(b, q1))
+	a, b = r0.ConcatPermute(r1, hi), r2.ConcatPermute(r3, hi)
+	store4x4(dst[8*nr:], a.ConcatPermute(b, q0))
+	store4x4(dst[12*nr:], a.ConcatPermute(b, q1))
+}
+
+// store4x4 stores the four 4-float quarters of v to dst, dst[nr:], dst[2nr:], dst[3nr:].
+func store4x4(dst []float32, v archsimd.Float32x16) {
+	l, h := v.GetLo(), v.GetHi()
+	l.GetLo().Store((*[4]float32)(dst[0:4]))
+	l.GetHi().Store((*[4]float32)(dst[nr : nr+4]))
+	h.GetLo().Store((*[4]float32)(dst[2*nr : 2*nr+4]))
+	h.GetHi().Store((*[4]float32)(dst[3*nr : 3*nr+4]))
+}
+
+// pack4 writes the 4 x 16 block r0..r3 (rows, 16 steps each) as 16 steps of 4, to dst [64]:
+// dst[4p + r] = r_r[p], with two rounds of interleaving.
+func pack4(dst *[64]float32, r0, r1, r2, r3 archsimd.Float32x16) {
+	lo, hi := archsimd.LoadUint32x16(&interleaveLo), archsimd.LoadUint32x16(&interleaveHi)
+	q0, q1 := archsimd.LoadUint32x16(&pairsQ0), archsimd.LoadUint32x16(&pairsQ1)
+	a, b := r0.ConcatPermute(r1, lo), r2.ConcatPermute(r3, lo) // steps 0-7: (r0 r1) and (r2 r3) pairs
+	a.ConcatPermute(b, q0).Store((*[16]float32)(dst[0:16]))
+	a.ConcatPermute(b, q1).Store((*[16]float32)(dst[16:32]))
+	a, b = r0.ConcatPermute(r1, hi), r2.ConcatPermute(r3, hi) // steps 8-15
+	a.ConcatPermute(b, q0).Store((*[16]float32)(dst[32:48]))
+	a.ConcatPermute(b, q1).Store((*[16]float32)(dst[48:64]))
+}
+
 // packB writes steps [p0, p0+kb) and columns [j0, j0+nb) of op(B) as strips of nr columns:
 // dst[(t*kb+p)*nr + j] = op(B)[p0+p, j0+t*nr+j], zero past column nb.
 func packB(dst, b []float32, ldb int, trans bool, p0, kb, j0, nb int) {
@@ -113,7 +172,25 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kb, j0, nb int) {
 		cols := min(nr, nb-t*nr)
 		jt := j0 + t*nr
 		if trans { // op(B)[p,j] = b[j*ldb+p]
-			for j := range nr {
+			j := 0
+			if cols == nr { // 4 columns by 16 steps at a time, then the rest one by one
+				p := 0
+				for ; p+16 <= kb; p += 16 {
+					for j = 0; j < nr; j += 4 {
+						src := b[(jt+j)*ldb+p0+p:]
+						transpose4(strip[p*nr+j:], archsimd.LoadFloat32x16Slice(src), archsimd.LoadFloat32x16Slice(src[ldb:]),
+							archsimd.LoadFloat32x16Slice(src[2*ldb:]), archsimd.LoadFloat32x16Slice(src[3*ldb:]))
+					}
+				}
+				for j = 0; j < nr && p < kb; j++ {
+					src := b[(jt+j)*ldb+p0:]
+					for q := p; q < kb; q++ {
+						strip[q*nr+j] = src[q]
+					}
+				}
+				continue
+			}
+			for ; j < nr; j++ {
 				if j >= cols {
 					for p := range kb {
 						strip[p*nr+j] = 0
