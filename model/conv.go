@@ -233,6 +233,17 @@ func convolveGroup[T graphop.Float](dst, src, w []T, rows int, g *convGeom, n0, 
 // and dx, the dwGroups fixed groups for dw); parallel.For calls it.
 func (k *convKernel[T]) Run(lo, hi int) {
 	g := &k.g
+	if k.pass == 3 { // rows are filters: db[f] = sum over images and pixels of dy[:, f]
+		db := k.db1.Data().([]T)
+		for f := lo; f < hi; f++ {
+			var s float64
+			for n := range g.n {
+				s += sum64(k.dy[n*g.o+f*g.hw:][:g.hw])
+			}
+			db[f] = T(s)
+		}
+		return
+	}
 	b := k.buffers()
 	defer k.bufs.Put(b)
 	if k.direct != nil && k.pass != 2 { // rows are images
@@ -313,6 +324,24 @@ func (k *convKernel[T]) initOutput(n0, n1 int) {
 			fill(k.y[n*g.o+f*g.hw:][:g.hw], v)
 		}
 	}
+}
+
+// sum64 returns the sum of s in float64, as four running sums (of the elements at indices
+// 0, 1, 2 and 3 mod 4) added at the end: one running sum waits on each addition (measured:
+// the bias gradients took 8% of resnet-tiny's training step).
+func sum64[T graphop.Float](s []T) float64 {
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += float64(s[i])
+		a1 += float64(s[i+1])
+		a2 += float64(s[i+2])
+		a3 += float64(s[i+3])
+	}
+	for ; i < len(s); i++ {
+		a0 += float64(s[i])
+	}
+	return (a0 + a1) + (a2 + a3)
 }
 
 // fill sets s to v, doubling a filled prefix by copies.
@@ -434,16 +463,8 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		return k.dw4, nil
 	}
 	k.db1 = graphop.Reused[T](k.db1, g.f)
-	db := k.db1.Data().([]T)
-	for f := range db {
-		var s float64
-		for n := range g.n {
-			for _, v := range k.dy[n*g.o+f*g.hw : n*g.o+(f+1)*g.hw] {
-				s += float64(v)
-			}
-		}
-		db[f] = T(s)
-	}
+	k.pass = 3
+	parallel.For(g.f, 1, k)
 	return k.db1, nil
 }
 
