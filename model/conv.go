@@ -11,6 +11,7 @@ import (
 	"xent/internal/blas"
 	"xent/internal/graphop"
 	"xent/internal/parallel"
+	"xent/internal/vmath"
 )
 
 // convGeom is the shape of a 2-D convolution: x [N,C,H,W] * w [F,C,KH,KW] -> y [N,F,HO,WO]
@@ -72,9 +73,7 @@ func im2col[T graphop.Float](col, x []T, g *convGeom, ld int) {
 						copy(out[lo:hi], in[lo-g.pad+j:])
 						continue
 					}
-					for ox := lo; ox < hi; ox++ {
-						out[ox] = in[ox*g.stride-g.pad+j]
-					}
+					gatherStrided(out[lo:hi], in[lo*g.stride-g.pad+j:], g.stride)
 				}
 			}
 		}
@@ -113,6 +112,28 @@ func shifted[T graphop.Float](out, plane []T, g *convGeom, dy, dx int) {
 	}
 }
 
+// gatherStrided writes out[t] = in[t*stride] for every t < len(out).
+func gatherStrided[T graphop.Float](out, in []T, stride int) {
+	if o, ok := any(out).([]float32); ok && stride == 2 {
+		vmath.Decimate32(o, any(in).([]float32))
+		return
+	}
+	for t := range out {
+		out[t] = in[t*stride]
+	}
+}
+
+// addStrided adds src[t] to out[t*stride] for every t < len(src).
+func addStrided[T graphop.Float](out, src []T, stride int) {
+	if o, ok := any(out).([]float32); ok && stride == 2 {
+		vmath.AddSpread32(o, any(src).([]float32))
+		return
+	}
+	for t, v := range src {
+		out[t*stride] += v
+	}
+}
+
 // col2im adds col [C*KH*KW, HO*WO] back into one image dx [C,H,W]: the adjoint of im2col.
 func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 	for c := range g.c {
@@ -134,9 +155,7 @@ func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 						}
 						continue
 					}
-					for ox := lo; ox < hi; ox++ {
-						out[ox*g.stride-g.pad+j] += src[ox]
-					}
+					addStrided(out[lo*g.stride-g.pad+j:], src[lo:hi], g.stride)
 				}
 			}
 		}
