@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"xent/internal/parallel"
+	"xent/internal/vmath"
 )
 
 // SGDConfig holds SGD's options, as torch.optim.SGD's.
@@ -86,21 +87,7 @@ func (t *sgdTask) Run(lo, hi int) {
 		}
 		return
 	}
-	b, mu := t.b[lo:hi], t.mu
-	for j := range w {
-		d := g[j] + wd*w[j]
-		if t.first {
-			b[j] = d
-		} else {
-			b[j] = mu*b[j] + t.damp*d
-		}
-		if t.nesterov {
-			d += mu * b[j]
-		} else {
-			d = b[j]
-		}
-		w[j] -= lr * d
-	}
+	vmath.SGDMomentum32(w, g, t.b[lo:hi], lr, wd, t.mu, t.damp, t.nesterov, t.first)
 }
 
 // Steps returns the number of steps taken.
