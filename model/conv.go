@@ -73,7 +73,9 @@ func im2col[T graphop.Float](col, x []T, g *convGeom, ld int) {
 						copy(out[lo:hi], in[lo-g.pad+j:])
 						continue
 					}
-					gatherStrided(out[lo:hi], in[lo*g.stride-g.pad+j:], g.stride)
+					for ox := lo; ox < hi; ox++ {
+						out[ox] = in[ox*g.stride-g.pad+j]
+					}
 				}
 			}
 		}
@@ -109,17 +111,6 @@ func shifted[T graphop.Float](out, plane []T, g *convGeom, dy, dx int) {
 		for oy := oyLo; oy < oyHi; oy++ {
 			clear(out[oy*w : oy*w-dx])
 		}
-	}
-}
-
-// gatherStrided writes out[t] = in[t*stride] for every t < len(out).
-func gatherStrided[T graphop.Float](out, in []T, stride int) {
-	if o, ok := any(out).([]float32); ok && stride == 2 {
-		vmath.Decimate32(o, any(in).([]float32))
-		return
-	}
-	for t := range out {
-		out[t] = in[t*stride]
 	}
 }
 

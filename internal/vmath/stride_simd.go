@@ -6,35 +6,14 @@ import "simd/archsimd"
 
 func init() {
 	if archsimd.X86.AVX512() {
-		decimate32, addSpread32 = decimate32AVX512, addSpread32AVX512
+		addSpread32 = addSpread32AVX512
 	}
 }
 
 var (
-	evens    = [16]uint32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 	spreadLo = [16]uint32{0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16} // x's 0-7 apart, y's lane 0 (zero) between
 	spreadHi = [16]uint32{8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16}
 )
-
-// decimate32AVX512 takes the even elements of 32 at a time, the last (short) 32 by partial
-// loads and stores.
-func decimate32AVX512(dst, src []float32) {
-	idx := archsimd.LoadUint32x16(&evens)
-	for i := 0; i < len(dst); i += 16 {
-		s := src[2*i : min(len(src), 2*i+32)]
-		var v0, v1 archsimd.Float32x16
-		if len(s) == 32 {
-			v0, v1 = archsimd.LoadFloat32x16Slice(s), archsimd.LoadFloat32x16Slice(s[16:])
-		} else {
-			v0 = archsimd.LoadFloat32x16SlicePart(s[:min(16, len(s))])
-			if len(s) > 16 {
-				v1 = archsimd.LoadFloat32x16SlicePart(s[16:])
-			}
-		}
-		v0.ConcatPermute(v1, idx).StoreSlicePart(dst[i:min(len(dst), i+16)])
-	}
-	archsimd.ClearAVXUpperBits()
-}
 
 // addSpread32AVX512 adds 16 at a time into the even lanes of 32, the last (short) ones by
 // partial loads and stores.
