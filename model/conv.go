@@ -199,7 +199,7 @@ func (k *convKernel[T]) buffers() *convBufs[T] {
 	}
 	nPad := 0
 	if k.direct != nil {
-		nPad = max(k.direct.fwd.PaddedLen(), k.direct.bwd.PaddedLen())
+		nPad = k.direct.paddedLen()
 	}
 	if b, ok := k.bufs.Get().(*convBufs[T]); ok && len(b.col) == nCol && len(b.tmp) == nTmp && len(b.pad) == nPad {
 		return b
@@ -256,7 +256,7 @@ func (k *convKernel[T]) Run(lo, hi int) {
 	}
 	b := k.buffers()
 	defer k.bufs.Put(b)
-	if k.direct != nil && k.pass != 2 { // rows are images
+	if k.direct != nil && (k.pass == 0 || k.pass == 1 && k.direct.bwd != nil) { // rows are images
 		pad := any(b.pad).([]float32)
 		for n := lo; n < hi; n++ {
 			if k.pass == 0 {
@@ -446,7 +446,7 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	case 0:
 		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
 		k.dx, k.pass = k.dx4.Data().([]T), 1
-		if k.direct != nil {
+		if k.direct != nil && k.direct.bwd != nil {
 			clear(k.dx)
 			k.direct.packBackward(any(k.w).([]float32))
 			parallel.For(g.n, 1, k)

@@ -10,43 +10,76 @@ import (
 // tiles they fill better.
 const minDirectPixels = 64
 
-// minDirectGradPixels is the smallest plane whose weight gradient the direct kernel takes:
-// it sums its 16 lanes once per filter, channel and row of taps, which on smaller planes
-// costs more than it saves (conv3 benchmarks: 92 GFLOP/s on 32x32 planes, 79 on 16x16,
-// 37 on 8x8).
+// minDirectGradPixels is the smallest output plane whose weight gradient the direct kernel
+// takes: it sums its 16 lanes once per filter, channel and row of taps, which on smaller
+// planes costs more than it saves (conv3 benchmarks: 92 GFLOP/s on 32x32 planes, 79 on
+// 16x16, 37 on 8x8; stride 2: 55 on 16x16 outputs, 29 on 8x8).
 const minDirectGradPixels = 256
 
-// directConv runs a float32 3x3 convolution of stride 1 and padding 1 without im2col
-// (package conv3): the forward, dx as the convolution of dy with the kernel rotated by
-// 180 degrees and its channels swapped (see flipKernel), and on planes of at least
-// minDirectGradPixels (a multiple of 16) dw.
-type directConv struct {
-	grad     bool        // dw too
-	fwd, bwd *conv3.Plan // x [C,H,W] -> y [F,H,W];  dy [F,H,W] -> dx [C,H,W]
-	wp, wtp  []float32   // w and the flipped w, packed for the kernel
-	wt       []float32   // the flipped w [C,F,3,3]
+// directPlan is a convolution of one image by package conv3: conv3.Plan (stride 1) or
+// conv3.Plan2 (stride 2).
+type directPlan interface {
+	PaddedLen() int
+	PackedLen() int
+	PackWeights(dst, w []float32)
+	Pad(dst, x []float32)
+	Accumulate(y, xp, wp []float32)
+	AccumulateGrad(dw, dy, xp []float32)
 }
 
-// directFor returns the direct convolution for geometry g (prev when it has the same
-// shape), or nil where it does not apply: not float32, not 3x3 stride 1 padding 1, planes
-// under minDirectPixels, or no AVX-512 kernel.
+// directConv runs a float32 3x3 convolution with padding 1 without im2col (package conv3):
+// the forward; for stride 1, dx as the convolution of dy with the kernel rotated by 180
+// degrees and its channels swapped (see flipKernel; stride 2 takes col2im for dx); and on
+// output planes of at least minDirectGradPixels (a multiple of 16), dw.
+type directConv struct {
+	grad    bool        // dw too
+	fwd     directPlan  // x [C,H,W] -> y [F,HO,WO]
+	bwd     *conv3.Plan // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
+	in, out int         // C*H*W, F*HO*WO
+	c, f    int
+	wp, wtp []float32 // w and the flipped w, packed for the kernel
+	wt      []float32 // the flipped w [C,F,3,3]
+	shape   convGeom  // the geometry it was made for
+}
+
+// directFor returns the direct convolution for geometry g (prev when made for the same),
+// or nil where it does not apply: not float32, not 3x3 with padding 1 and stride 1 (or 2
+// on even planes), output planes under minDirectPixels, or no AVX-512 kernel.
 func directFor[T graphop.Float](prev *directConv, g *convGeom) (*directConv, error) {
-	if _, f32 := any(T(0)).(float32); !f32 || !conv3.Fast || g.kh != 3 || g.kw != 3 || g.stride != 1 || g.pad != 1 || g.hw < minDirectPixels {
+	_, f32 := any(T(0)).(float32)
+	fits := g.kh == 3 && g.kw == 3 && g.pad == 1 && (g.stride == 1 || g.stride == 2 && g.h%2 == 0 && g.w%2 == 0)
+	if !f32 || !conv3.Fast || !fits || g.hw < minDirectPixels {
 		return nil, nil
 	}
-	if prev != nil && prev.fwd.C == g.c && prev.fwd.F == g.f && prev.fwd.H == g.h && prev.fwd.W == g.w {
+	if prev != nil && prev.shape == *g {
 		return prev, nil
 	}
-	fwd, err := conv3.NewPlan(g.c, g.f, g.h, g.w)
+	d := &directConv{grad: g.hw >= minDirectGradPixels && g.hw%16 == 0, in: g.chw, out: g.o, c: g.c, f: g.f,
+		wt: make([]float32, g.f*g.c*9), shape: *g}
+	var err error
+	if g.stride == 2 {
+		d.fwd, err = conv3.NewPlan2(g.c, g.f, g.h, g.w)
+	} else {
+		if d.fwd, err = conv3.NewPlan(g.c, g.f, g.h, g.w); err == nil {
+			d.bwd, err = conv3.NewPlan(g.f, g.c, g.h, g.w)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	bwd, err := conv3.NewPlan(g.f, g.c, g.h, g.w)
-	if err != nil {
-		return nil, err
+	d.wp = make([]float32, d.fwd.PackedLen())
+	if d.bwd != nil {
+		d.wtp = make([]float32, d.bwd.PackedLen())
 	}
-	return &directConv{grad: g.hw >= minDirectGradPixels && g.hw%16 == 0, fwd: fwd, bwd: bwd, wp: make([]float32, fwd.PackedLen()), wtp: make([]float32, bwd.PackedLen()),
-		wt: make([]float32, g.f*g.c*9)}, nil
+	return d, nil
+}
+
+// paddedLen is the scratch one image needs.
+func (d *directConv) paddedLen() int {
+	if d.bwd == nil {
+		return d.fwd.PaddedLen()
+	}
+	return max(d.fwd.PaddedLen(), d.bwd.PaddedLen())
 }
 
 // packForward packs w [F,C,3,3] for the forward.
@@ -54,10 +87,9 @@ func (d *directConv) packForward(w []float32) { d.fwd.PackWeights(d.wp, w) }
 
 // packBackward packs the flipped w for dx: wt[c,f,i,j] = w[f,c,2-i,2-j].
 func (d *directConv) packBackward(w []float32) {
-	c, f := d.fwd.C, d.fwd.F
-	for fi := range f {
-		for ci := range c {
-			src, dst := w[(fi*c+ci)*9:][:9], d.wt[(ci*f+fi)*9:][:9]
+	for fi := range d.f {
+		for ci := range d.c {
+			src, dst := w[(fi*d.c+ci)*9:][:9], d.wt[(ci*d.f+fi)*9:][:9]
 			for t := range 9 {
 				dst[t] = src[8-t]
 			}
@@ -66,27 +98,24 @@ func (d *directConv) packBackward(w []float32) {
 	d.bwd.PackWeights(d.wtp, d.wt)
 }
 
-// forward adds image n's convolution to y [N,F,H,W] (which holds the bias or zeros), pad
-// being scratch of PaddedLen.
+// forward adds image n's convolution to y [N,F,HO,WO] (which holds the bias or zeros), pad
+// being scratch of paddedLen.
 func (d *directConv) forward(y, x, pad []float32, n int) {
-	p := d.fwd
-	in, out := p.C*p.H*p.W, p.F*p.H*p.W
-	p.Pad(pad[:p.PaddedLen()], x[n*in:(n+1)*in])
-	p.Accumulate(y[n*out:(n+1)*out], pad[:p.PaddedLen()], d.wp)
+	xp := pad[:d.fwd.PaddedLen()]
+	d.fwd.Pad(xp, x[n*d.in:(n+1)*d.in])
+	d.fwd.Accumulate(y[n*d.out:(n+1)*d.out], xp, d.wp)
 }
 
-// backward adds image n's dx to dx [N,C,H,W] (zeros) from dy [N,F,H,W].
+// backward adds image n's dx to dx [N,C,H,W] (zeros) from dy [N,F,H,W]; stride 1 only.
 func (d *directConv) backward(dx, dy, pad []float32, n int) {
-	p := d.bwd
-	in, out := p.C*p.H*p.W, p.F*p.H*p.W
-	p.Pad(pad[:p.PaddedLen()], dy[n*in:(n+1)*in])
-	p.Accumulate(dx[n*out:(n+1)*out], pad[:p.PaddedLen()], d.wtp)
+	xp := pad[:d.bwd.PaddedLen()]
+	d.bwd.Pad(xp, dy[n*d.out:(n+1)*d.out])
+	d.bwd.Accumulate(dx[n*d.in:(n+1)*d.in], xp, d.wtp)
 }
 
-// weightGrad adds image n's share of dw [F,C,3,3] from dy [N,F,H,W] and x [N,C,H,W].
+// weightGrad adds image n's share of dw [F,C,3,3] from dy [N,F,HO,WO] and x [N,C,H,W].
 func (d *directConv) weightGrad(dw, dy, x, pad []float32, n int) {
-	p := d.fwd
-	in, out := p.C*p.H*p.W, p.F*p.H*p.W
-	p.Pad(pad[:p.PaddedLen()], x[n*in:(n+1)*in])
-	p.AccumulateGrad(dw, dy[n*out:(n+1)*out], pad[:p.PaddedLen()])
+	xp := pad[:d.fwd.PaddedLen()]
+	d.fwd.Pad(xp, x[n*d.in:(n+1)*d.in])
+	d.fwd.AccumulateGrad(dw, dy[n*d.out:(n+1)*d.out], xp)
 }

@@ -388,7 +388,9 @@ func TestConv2dFloat32(t *testing.T) {
 		{2, 5, 9, 11, 6, 3, 1, 1},   // direct, filters not a multiple of 4, plane not of 32
 		{2, 8, 8, 8, 12, 3, 1, 1},   // direct, 64 pixels
 		{4, 6, 7, 7, 8, 3, 1, 1},    // too small: grouped GEMMs
-		{2, 4, 12, 12, 8, 3, 2, 1},  // strided
+		{2, 4, 12, 12, 8, 3, 2, 1},  // strided, small: GEMMs
+		{2, 3, 16, 16, 8, 3, 2, 1},  // strided: direct forward (conv3.Plan2), dx by col2im, dw by GEMM
+		{2, 4, 32, 32, 7, 3, 2, 1},  // strided: direct forward and dw
 	} {
 		shapes := [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}, {tc.f}}
 		var data [][]float64

@@ -55,7 +55,9 @@ func NewPlan(c, f, h, w int) (*Plan, error) {
 func (p *Plan) PaddedLen() int { return p.C * p.stride }
 
 // PackedLen is the length of the packed weights, with wpSlack zeros at the end.
-func (p *Plan) PackedLen() int { return (p.F+TileRows-1)/TileRows*TileRows*p.C*9 + wpSlack }
+func (p *Plan) PackedLen() int { return packedLen(p.C, p.F) }
+
+func packedLen(c, f int) int { return (f+TileRows-1)/TileRows*TileRows*c*9 + wpSlack }
 
 // wpSlack is the packed weights' tail: the kernel reads each weight as the first of 4.
 const wpSlack = 3
@@ -74,17 +76,19 @@ func (p *Plan) Pad(dst, x []float32) {
 
 // PackWeights writes w [F,C,3,3] as strips of 4 filters, dst[((s*C*9)+t)*4 + r] = w[4s+r, t]
 // (t = c*9 + i*3 + j), zero for filters past F.
-func (p *Plan) PackWeights(dst, w []float32) {
-	taps := p.C * 9
+func (p *Plan) PackWeights(dst, w []float32) { packWeights(dst, w, p.C, p.F) }
+
+func packWeights(dst, w []float32, c, f int) {
+	taps := c * 9
 	clear(dst[len(dst)-wpSlack:])
-	for s := 0; s*TileRows < p.F; s++ {
+	for s := 0; s*TileRows < f; s++ {
 		strip := dst[s*taps*TileRows : (s+1)*taps*TileRows]
 		for r := range TileRows {
-			f := s*TileRows + r
+			fr := s*TileRows + r
 			for t := range taps {
 				v := float32(0)
-				if f < p.F {
-					v = w[f*taps+t]
+				if fr < f {
+					v = w[fr*taps+t]
 				}
 				strip[t*TileRows+r] = v
 			}

@@ -84,26 +84,29 @@ func tile(y []float32, hw, rows, q int, x []float32, x0, stride, width, channels
 		}
 		px = unsafe.Add(px, planeBytes)
 	}
-	n := min(TileCols, hw-q)
-	add := func(row int, lo, hi archsimd.Float32x16) {
-		if row >= rows {
-			return
-		}
-		out := y[row*hw+q : row*hw+q+n]
-		if n == TileCols {
-			lo.Add(archsimd.LoadFloat32x16Slice(out)).StoreSlice(out)
-			hi.Add(archsimd.LoadFloat32x16Slice(out[16:])).StoreSlice(out[16:])
-			return
-		}
-		lo.Add(archsimd.LoadFloat32x16SlicePart(out)).StoreSlicePart(out)
-		if n > 16 {
-			hi.Add(archsimd.LoadFloat32x16SlicePart(out[16:])).StoreSlicePart(out[16:])
-		}
+	addTileRow(y, hw, q, 0, rows, c00, c01)
+	addTileRow(y, hw, q, 1, rows, c10, c11)
+	addTileRow(y, hw, q, 2, rows, c20, c21)
+	addTileRow(y, hw, q, 3, rows, c30, c31)
+}
+
+// addTileRow adds lo and hi to row row of y (planes of hw pixels) at pixels [q, q+32), those
+// below hw; rows past rows are the strip's padding and are dropped.
+func addTileRow(y []float32, hw, q, row, rows int, lo, hi archsimd.Float32x16) {
+	if row >= rows {
+		return
 	}
-	add(0, c00, c01)
-	add(1, c10, c11)
-	add(2, c20, c21)
-	add(3, c30, c31)
+	n := min(TileCols, hw-q)
+	out := y[row*hw+q : row*hw+q+n]
+	if n == TileCols {
+		lo.Add(archsimd.LoadFloat32x16Slice(out)).StoreSlice(out)
+		hi.Add(archsimd.LoadFloat32x16Slice(out[16:])).StoreSlice(out[16:])
+		return
+	}
+	lo.Add(archsimd.LoadFloat32x16SlicePart(out)).StoreSlicePart(out)
+	if n > 16 {
+		hi.Add(archsimd.LoadFloat32x16SlicePart(out[16:])).StoreSlicePart(out[16:])
+	}
 }
 
 // gradAVX512 adds one image's weight gradient to dw [F,C,3,3], 3 filters and one row of
@@ -123,7 +126,7 @@ func gradAVX512(p *Plan, dw, dy, xp []float32) {
 		for c := range p.C {
 			for i := -1; i <= 1; i++ {
 				o := p.before + c*p.stride + i*p.W // xp[o+q] is pixel q's tap (i, 0)
-				gradDot(d, hw, xp[o-1:o+hw+17], masks, &sums)
+				gradDot(d, hw, xp[o-1:o+hw-1], xp[o:o+hw], xp[o+1:o+hw+1], masks, masks[1:], &sums)
 				t := c*9 + (i+1)*3 // tap (i, 0) of channel c
 				for r := done - f0; r < gradRows; r++ {
 					out := dw[(f0+r)*p.C*9+t:][:3]
@@ -137,36 +140,39 @@ func gradAVX512(p *Plan, dw, dy, xp []float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
-// gradDot writes sums[3r+j] = sum_q d[r*hw+q] * x[q+j] (left and right taps masked by
-// masks, a pair per 16 pixels), for d [3*hw] with hw a multiple of 16 and x [hw+18]. It
-// reads through unsafe pointers, within the bounds checked here: with slices, Go keeps
-// their 15 words in memory and reloads them every iteration.
-func gradDot(d []float32, hw int, x []float32, masks []uint16, sums *[9]float32) {
-	if hw%16 != 0 || len(d) < 3*hw || len(x) < hw+18 || len(masks) < hw/8 {
+// gradDot writes sums[3r+j] = sum_q d[r*hw+q] * x_j[q] for the taps x_0 = xl (lanes masked
+// by lm[2v] for the v-th 16 pixels), x_1 = xm and x_2 = xr (masked by rm[2v]), for d [3*hw]
+// with hw a multiple of 16 and each x [hw]. It reads through unsafe pointers, within the
+// bounds checked here: with slices, Go keeps their 15 words in memory and reloads them
+// every iteration.
+func gradDot(d []float32, hw int, xl, xm, xr []float32, lm, rm []uint16, sums *[9]float32) {
+	if hw%16 != 0 || len(d) < 3*hw || len(xl) < hw || len(xm) < hw || len(xr) < hw || len(lm) < hw/8 || len(rm) < hw/8-1 {
 		panic("conv3: gradDot bounds")
 	}
-	pd, px, pm := unsafe.Pointer(&d[0]), unsafe.Pointer(&x[0]), unsafe.Pointer(&masks[0])
+	pd, pl, pm, pr := unsafe.Pointer(&d[0]), unsafe.Pointer(&xl[0]), unsafe.Pointer(&xm[0]), unsafe.Pointer(&xr[0])
+	pml, pmr := unsafe.Pointer(&lm[0]), unsafe.Pointer(&rm[0])
 	row := uintptr(hw) * 4
 	var a00, a01, a02, a10, a11, a12, a20, a21, a22 archsimd.Float32x16
 	for n := hw / 16; n > 0; n-- {
-		lm := archsimd.Mask32x16FromBits(*(*uint16)(pm))
-		rm := archsimd.Mask32x16FromBits(*(*uint16)(unsafe.Add(pm, 2)))
+		lmask := archsimd.Mask32x16FromBits(*(*uint16)(pml))
+		rmask := archsimd.Mask32x16FromBits(*(*uint16)(pmr))
 		y0 := archsimd.LoadFloat32x16((*[16]float32)(pd))
 		y1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pd, row)))
 		y2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pd, 2*row)))
-		x0 := archsimd.LoadMaskedFloat32x16((*[16]float32)(px), lm)
+		x0 := archsimd.LoadMaskedFloat32x16((*[16]float32)(pl), lmask)
 		a00 = x0.MulAdd(y0, a00)
 		a10 = x0.MulAdd(y1, a10)
 		a20 = x0.MulAdd(y2, a20)
-		x1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(px, 4)))
+		x1 := archsimd.LoadFloat32x16((*[16]float32)(pm))
 		a01 = x1.MulAdd(y0, a01)
 		a11 = x1.MulAdd(y1, a11)
 		a21 = x1.MulAdd(y2, a21)
-		x2 := archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 8)), rm)
+		x2 := archsimd.LoadMaskedFloat32x16((*[16]float32)(pr), rmask)
 		a02 = x2.MulAdd(y0, a02)
 		a12 = x2.MulAdd(y1, a12)
 		a22 = x2.MulAdd(y2, a22)
-		pd, px, pm = unsafe.Add(pd, 64), unsafe.Add(px, 64), unsafe.Add(pm, 4)
+		pd, pl, pm, pr = unsafe.Add(pd, 64), unsafe.Add(pl, 64), unsafe.Add(pm, 64), unsafe.Add(pr, 64)
+		pml, pmr = unsafe.Add(pml, 4), unsafe.Add(pmr, 4)
 	}
 	sums[0], sums[1], sums[2] = sum16(a00), sum16(a01), sum16(a02)
 	sums[3], sums[4], sums[5] = sum16(a10), sum16(a11), sum16(a12)

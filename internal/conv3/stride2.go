@@ -1,0 +1,143 @@
+package conv3
+
+import "fmt"
+
+// Plan2 is a 3x3 convolution with stride 2 and padding 1, x [C,H,W] * w [F,C,3,3] ->
+// y [F,H/2,W/2] for even H and W, computed from x's four phase planes
+// P[a][b][c][y,x] = x[c, 2y+a, 2x+b], each of the output's size: tap (i,j) of output pixel
+// (oy,ox) reads x[c, 2oy+i-1, 2ox+j-1] = P[a(i)][a(j)][c][oy+d(i), ox+d(j)], with
+//
+//	a(0) = 1, d(0) = -1;  a(1) = 0, d(1) = 0;  a(2) = 1, d(2) = 0,
+//
+// so that each tap is again a plane shifted by at most one row and one column, as in Plan.
+type Plan2 struct {
+	C, F, H, W int
+	out        *Plan // the output's geometry: the phase planes' padding and masks, the weights' packing
+	ones       []uint16
+}
+
+// NewPlan2 returns the plan for C input channels, F filters and H x W input planes.
+func NewPlan2(c, f, h, w int) (*Plan2, error) {
+	if h%2 != 0 || w%2 != 0 {
+		return nil, fmt.Errorf("conv3: stride 2 on %dx%d planes: want even sizes", h, w)
+	}
+	out, err := NewPlan(4*c, f, h/2, w/2)
+	if err != nil {
+		return nil, fmt.Errorf("conv3: stride 2: %w", err)
+	}
+	p := &Plan2{C: c, F: f, H: h, W: w, out: out, ones: make([]uint16, len(out.masks))}
+	for i := range p.ones {
+		p.ones[i] = 0xffff
+	}
+	return p, nil
+}
+
+// PaddedLen is the length of one image's padded phase planes.
+func (p *Plan2) PaddedLen() int { return p.out.PaddedLen() }
+
+// PackedLen is the length of the packed weights.
+func (p *Plan2) PackedLen() int { return packedLen(p.C, p.F) }
+
+// PackWeights packs w [F,C,3,3] as Plan.PackWeights does.
+func (p *Plan2) PackWeights(dst, w []float32) { packWeights(dst, w, p.C, p.F) }
+
+// Pad writes image x [C,H,W]'s phase planes into dst [PaddedLen]: P[a][b][c] is padded plane
+// 4c + 2a + b, zeros around it.
+func (p *Plan2) Pad(dst, x []float32) {
+	o := p.out
+	ho, wo := p.H/2, p.W/2
+	for c := range p.C {
+		for a := range 2 {
+			for b := range 2 {
+				plane := dst[(4*c+2*a+b)*o.stride : (4*c+2*a+b+1)*o.stride]
+				clear(plane[:o.before])
+				for y := range ho {
+					src, row := x[(c*p.H+2*y+a)*p.W+b:], plane[o.before+y*wo:][:wo]
+					for i := range row {
+						row[i] = src[2*i]
+					}
+				}
+				clear(plane[o.before+ho*wo:])
+			}
+		}
+	}
+}
+
+// Accumulate adds the convolution of one image's padded phase planes xp with packed
+// weights wp to y [F,H/2,W/2].
+func (p *Plan2) Accumulate(y, xp, wp []float32) {
+	if len(y) != p.F*p.H*p.W/4 || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() {
+		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(y), len(xp), len(wp), *p))
+	}
+	accumulate2(p, y, xp, wp)
+}
+
+// AccumulateGrad adds one image's weight gradient to dw [F,C,3,3], from dy [F,H/2,W/2] and
+// the image's padded phase planes xp.
+func (p *Plan2) AccumulateGrad(dw, dy, xp []float32) {
+	if len(dw) != p.F*p.C*9 || len(dy) != p.F*p.H*p.W/4 || len(xp) != p.PaddedLen() {
+		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(dw), len(dy), len(xp), *p))
+	}
+	grad2(p, dw, dy, xp)
+}
+
+// tap2 says where tap (i, j) of channel c reads, for output pixel q: at xp[off + q], and
+// whether column 0 of the output must read 0 (its column lies left of the plane).
+func (p *Plan2) tap2(c, i, j int) (off int, maskLeft bool) {
+	phase := [3]int{1, 0, 1}
+	shift := [3]int{-1, 0, 0}
+	o := p.out
+	plane := 4*c + 2*phase[i] + phase[j]
+	return plane*o.stride + o.before + shift[i]*o.W + shift[j], shift[j] < 0
+}
+
+var (
+	accumulate2 = accumulate2Go
+	grad2       = grad2Go
+)
+
+// accumulate2Go is the reference of the stride-2 kernel, without fused multiply-adds.
+func accumulate2Go(p *Plan2, y, xp, wp []float32) {
+	o := p.out
+	hw, taps := o.H*o.W, p.C*9
+	for f := range p.F {
+		s, r := f/TileRows, f%TileRows
+		for q := range hw {
+			var sum float32
+			for c := range p.C {
+				for i := range 3 {
+					for j := range 3 {
+						off, left := p.tap2(c, i, j)
+						if left && q%o.W == 0 {
+							continue
+						}
+						sum += wp[(s*taps+c*9+i*3+j)*TileRows+r] * xp[off+q]
+					}
+				}
+			}
+			y[f*hw+q] += sum
+		}
+	}
+}
+
+// grad2Go is the reference of the stride-2 gradient kernel.
+func grad2Go(p *Plan2, dw, dy, xp []float32) {
+	o := p.out
+	hw := o.H * o.W
+	for f := range p.F {
+		for c := range p.C {
+			for i := range 3 {
+				for j := range 3 {
+					off, left := p.tap2(c, i, j)
+					var sum float32
+					for q := range hw {
+						if !left || q%o.W != 0 {
+							sum += dy[f*hw+q] * xp[off+q]
+						}
+					}
+					dw[(f*p.C+c)*9+i*3+j] += sum
+				}
+			}
+		}
+	}
+}
