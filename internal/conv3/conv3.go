@@ -120,7 +120,7 @@ func (p *Plan) AccumulateGrad(dw, dy, xp []float32) {
 }
 
 // gradRows is the number of filters the gradient kernel takes at a time.
-const gradRows = 3
+const gradRows = 2
 
 var (
 	accumulate = accumulateGo

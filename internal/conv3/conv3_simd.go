@@ -118,7 +118,7 @@ func gradAVX512(p *Plan, dw, dy, xp []float32) {
 		return
 	}
 	masks := p.masks[:hw/8]
-	var sums [9]float32
+	var sums [gradRows * 3]float32
 	for done := 0; done < p.F; done += gradRows {
 		// the last block is the last 3 filters; of those, only the ones not done yet count
 		f0 := min(done, p.F-gradRows)
@@ -140,43 +140,39 @@ func gradAVX512(p *Plan, dw, dy, xp []float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
-// gradDot writes sums[3r+j] = sum_q d[r*hw+q] * x_j[q] for the taps x_0 = xl (lanes masked
-// by lm[2v] for the v-th 16 pixels), x_1 = xm and x_2 = xr (masked by rm[2v]), for d [3*hw]
-// with hw a multiple of 16 and each x [hw]. It reads through unsafe pointers, within the
-// bounds checked here: with slices, Go keeps their 15 words in memory and reloads them
-// every iteration.
-func gradDot(d []float32, hw int, xl, xm, xr []float32, lm, rm []uint16, sums *[9]float32) {
-	if hw%16 != 0 || len(d) < 3*hw || len(xl) < hw || len(xm) < hw || len(xr) < hw || len(lm) < hw/8 || len(rm) < hw/8-1 {
+// gradDot writes sums[3r+j] = sum_q d[r*hw+q] * x_j[q], r < 2, for the taps x_0 = xl (lanes
+// masked by lm[2v] for the v-th 16 pixels), x_1 = xm and x_2 = xr (masked by rm[2v]), for
+// d [2*hw] with hw a multiple of 16 and each x [hw]. Two filters, not more: Go keeps SIMD
+// values in 15 registers, and with three filters (9 accumulators) it spilled. It reads
+// through unsafe pointers, within the bounds checked here: with slices, Go keeps their
+// words in memory and reloads them every iteration.
+func gradDot(d []float32, hw int, xl, xm, xr []float32, lm, rm []uint16, sums *[2 * 3]float32) {
+	if hw%16 != 0 || len(d) < gradRows*hw || len(xl) < hw || len(xm) < hw || len(xr) < hw || len(lm) < hw/8 || len(rm) < hw/8-1 {
 		panic("conv3: gradDot bounds")
 	}
 	pd, pl, pm, pr := unsafe.Pointer(&d[0]), unsafe.Pointer(&xl[0]), unsafe.Pointer(&xm[0]), unsafe.Pointer(&xr[0])
 	pml, pmr := unsafe.Pointer(&lm[0]), unsafe.Pointer(&rm[0])
 	row := uintptr(hw) * 4
-	var a00, a01, a02, a10, a11, a12, a20, a21, a22 archsimd.Float32x16
+	var a00, a01, a02, a10, a11, a12 archsimd.Float32x16
 	for n := hw / 16; n > 0; n-- {
 		lmask := archsimd.Mask32x16FromBits(*(*uint16)(pml))
 		rmask := archsimd.Mask32x16FromBits(*(*uint16)(pmr))
 		y0 := archsimd.LoadFloat32x16((*[16]float32)(pd))
 		y1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pd, row)))
-		y2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pd, 2*row)))
 		x0 := archsimd.LoadMaskedFloat32x16((*[16]float32)(pl), lmask)
 		a00 = x0.MulAdd(y0, a00)
 		a10 = x0.MulAdd(y1, a10)
-		a20 = x0.MulAdd(y2, a20)
 		x1 := archsimd.LoadFloat32x16((*[16]float32)(pm))
 		a01 = x1.MulAdd(y0, a01)
 		a11 = x1.MulAdd(y1, a11)
-		a21 = x1.MulAdd(y2, a21)
 		x2 := archsimd.LoadMaskedFloat32x16((*[16]float32)(pr), rmask)
 		a02 = x2.MulAdd(y0, a02)
 		a12 = x2.MulAdd(y1, a12)
-		a22 = x2.MulAdd(y2, a22)
 		pd, pl, pm, pr = unsafe.Add(pd, 64), unsafe.Add(pl, 64), unsafe.Add(pm, 64), unsafe.Add(pr, 64)
 		pml, pmr = unsafe.Add(pml, 4), unsafe.Add(pmr, 4)
 	}
 	sums[0], sums[1], sums[2] = sum16(a00), sum16(a01), sum16(a02)
 	sums[3], sums[4], sums[5] = sum16(a10), sum16(a11), sum16(a12)
-	sums[6], sums[7], sums[8] = sum16(a20), sum16(a21), sum16(a22)
 }
 
 // sum16 adds the 16 lanes of v, in a fixed order: halves, quarters, then the last four.

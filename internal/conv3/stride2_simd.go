@@ -158,7 +158,7 @@ func grad2AVX512(p *Plan2, dw, dy, xp []float32) {
 		grad2Go(p, dw, dy, xp)
 		return
 	}
-	var sums [9]float32
+	var sums [gradRows * 3]float32
 	for done := 0; done < p.F; done += gradRows {
 		f0 := min(done, p.F-gradRows)
 		d := dy[f0*hw:]
