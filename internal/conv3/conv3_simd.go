@@ -171,15 +171,19 @@ func gradDot(d []float32, hw int, xl, xm, xr []float32, lm, rm []uint16, sums *[
 		pd, pl, pm, pr = unsafe.Add(pd, 64), unsafe.Add(pl, 64), unsafe.Add(pm, 64), unsafe.Add(pr, 64)
 		pml, pmr = unsafe.Add(pml, 4), unsafe.Add(pmr, 4)
 	}
-	sums[0], sums[1], sums[2] = sum16(a00), sum16(a01), sum16(a02)
-	sums[3], sums[4], sums[5] = sum16(a10), sum16(a11), sum16(a12)
+	// the lanes of each accumulator summed: halves, quarters, then pairs of pairs by VHADDPS,
+	// four accumulators to a vector
+	q00, q01, q02, q10, q11, q12 := quarters(a00), quarters(a01), quarters(a02), quarters(a10), quarters(a11), quarters(a12)
+	q00.AddPairs(q01).AddPairs(q02.AddPairs(q10)).Store((*[4]float32)(sums[0:4]))
+	last := q11.AddPairs(q12)
+	last = last.AddPairs(last)
+	sums[4], sums[5] = last.GetElem(0), last.GetElem(1)
 }
 
-// sum16 adds the 16 lanes of v, in a fixed order: halves, quarters, then the last four.
-func sum16(v archsimd.Float32x16) float32 {
+// quarters returns the sums of v's four quarters' lanes lane by lane: v[i] + v[i+4] + v[i+8] + v[i+12], i < 4.
+func quarters(v archsimd.Float32x16) archsimd.Float32x4 {
 	h := v.GetLo().Add(v.GetHi())
-	q := h.GetLo().Add(h.GetHi())
-	return (q.GetElem(0) + q.GetElem(1)) + (q.GetElem(2) + q.GetElem(3))
+	return h.GetLo().Add(h.GetHi())
 }
 
 // bc broadcasts the float32 at p+off to 16 lanes. It loads 4 (the 3 after it unused): Go's
