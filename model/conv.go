@@ -166,6 +166,9 @@ const minGemmCols = 256
 // groups split across cores:
 //
 //	dx_n = col2im(w^T x dy_n),  dw = sum_n dy_n x im2col(x_n)^T,  db = sum_{n,p} dy_n[:,p].
+//
+// Float32 3x3 convolutions with padding 1 take package conv3's direct kernels instead where
+// they apply (directFor): no im2col, one image at a time.
 type convKernel[T graphop.Float] struct {
 	g          convGeom
 	stride     int
@@ -446,13 +449,13 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	case 0:
 		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
 		k.dx, k.pass = k.dx4.Data().([]T), 1
+		k.flipKernel()
 		if k.direct != nil && k.direct.bwd != nil {
 			clear(k.dx)
-			k.direct.packBackward(any(k.w).([]float32))
+			k.direct.packBackward(any(k.wt).([]float32))
 			parallel.For(g.n, 1, k)
 			return k.dx4, nil
 		}
-		k.flipKernel()
 		parallel.For((g.n+k.group-1)/k.group, 1, k)
 		return k.dx4, nil
 	case 1:

@@ -36,10 +36,8 @@ type directConv struct {
 	fwd     directPlan  // x [C,H,W] -> y [F,HO,WO]
 	bwd     *conv3.Plan // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
 	in, out int         // C*H*W, F*HO*WO
-	c, f    int
-	wp, wtp []float32 // w and the flipped w, packed for the kernel
-	wt      []float32 // the flipped w [C,F,3,3]
-	shape   convGeom  // the geometry it was made for
+	wp, wtp []float32   // w and the flipped w, packed for the kernel
+	shape   convGeom    // the geometry it was made for
 }
 
 // directFor returns the direct convolution for geometry g (prev when made for the same),
@@ -54,8 +52,7 @@ func directFor[T graphop.Float](prev *directConv, g *convGeom) (*directConv, err
 	if prev != nil && prev.shape == *g {
 		return prev, nil
 	}
-	d := &directConv{grad: g.hw >= minDirectGradPixels && g.hw%16 == 0, in: g.chw, out: g.o, c: g.c, f: g.f,
-		wt: make([]float32, g.f*g.c*9), shape: *g}
+	d := &directConv{grad: g.hw >= minDirectGradPixels && g.hw%16 == 0, in: g.chw, out: g.o, shape: *g}
 	var err error
 	if g.stride == 2 {
 		d.fwd, err = conv3.NewPlan2(g.c, g.f, g.h, g.w)
@@ -85,18 +82,8 @@ func (d *directConv) paddedLen() int {
 // packForward packs w [F,C,3,3] for the forward.
 func (d *directConv) packForward(w []float32) { d.fwd.PackWeights(d.wp, w) }
 
-// packBackward packs the flipped w for dx: wt[c,f,i,j] = w[f,c,2-i,2-j].
-func (d *directConv) packBackward(w []float32) {
-	for fi := range d.f {
-		for ci := range d.c {
-			src, dst := w[(fi*d.c+ci)*9:][:9], d.wt[(ci*d.f+fi)*9:][:9]
-			for t := range 9 {
-				dst[t] = src[8-t]
-			}
-		}
-	}
-	d.bwd.PackWeights(d.wtp, d.wt)
-}
+// packBackward packs the flipped kernel wt [C,F,3,3] (see flipKernel) for dx.
+func (d *directConv) packBackward(wt []float32) { d.bwd.PackWeights(d.wtp, wt) }
 
 // forward adds image n's convolution to y [N,F,HO,WO] (which holds the bias or zeros), pad
 // being scratch of paddedLen.

@@ -70,6 +70,12 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&c.one, "one", "", "internal: measure one model in this process")
 	profile := fs.String("cpuprofile", "", "with -one: write a CPU profile of the measurement")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h: the flags, on stdout
+			fmt.Fprintln(stdout, "usage: bench [flags]")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil
+		}
 		return err
 	}
 	c.models = strings.Split(*models, ",")

@@ -50,3 +50,15 @@ func TestRunMeasuresInChildren(t *testing.T) {
 		t.Errorf("table:\n%s", stdout.String())
 	}
 }
+
+func TestHelpListsFlags(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run([]string{"-h"}, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"-models", "-batch", "-json", "-runs"} {
+		if !strings.Contains(stdout.String(), flag) {
+			t.Errorf("-h output lacks %s:\n%s", flag, stdout.String())
+		}
+	}
+}

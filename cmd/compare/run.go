@@ -66,6 +66,12 @@ func run(args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard)
 	png := fs.String("png", "compare.png", "PNG of the runs' test accuracy and loss curves (empty: none)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h: the usage, on stdout
+			fmt.Fprintln(stdout, "usage: compare [-png FILE] run1.jsonl run2.jsonl ...")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil
+		}
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -49,3 +49,13 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpListsFlags(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run([]string{"-h"}, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "-png") {
+		t.Errorf("-h output lacks -png:\n%s", stdout.String())
+	}
+}

@@ -1,14 +1,17 @@
-// Package conv3 computes 3x3 convolutions with stride 1 and padding 1 (the "same" 3x3
-// convolution of every network here) directly, without im2col: for a tile of 32 output
-// pixels and 4 filters, the 9*C input vectors the GEMM of im2col would read are loaded
-// straight from the image, each a plane shifted by (i-1)*W + (j-1) pixels:
+// Package conv3 computes 3x3 convolutions with padding 1 (most convolutions of the networks
+// here) directly, without im2col: for a tile of 32 output pixels and 4 filters, the 9*C
+// input vectors the GEMM of im2col would read are loaded straight from the image, each a
+// plane shifted by (i-1)*W + (j-1) pixels:
 //
 //	y[f, p] += sum_{c,i,j} w[f, c, i, j] * x[c, p + (i-1)*W + (j-1)]   (0 outside the plane)
 //
 // The image is first copied into a padded layout whose planes have zero margins above and
 // below (for the rows outside the plane), and lanes whose column j-1 falls outside the row
-// are masked off. The AVX-512 build has the fast kernel (Fast is true); the pure-Go one is
-// its reference.
+// are masked off. Plan does stride 1 (and, with the kernel rotated, the input gradient of a
+// stride-1 convolution); Plan2 does stride 2 from the image's four phase planes. Both also
+// compute the weight gradient, as sums over the plane of dy times the same shifted planes.
+// The AVX-512 build has the fast kernels (Fast is true); the pure-Go ones are their
+// references.
 package conv3
 
 import "fmt"
