@@ -14,12 +14,12 @@ import (
 // strips of 4 rows and B packed in strips of 32 columns, each strip [kc][4] or [kc][32]
 // contiguous, so that the inner loop reads both sequentially. Blocks: kc = 256 steps of k
 // (a B strip is 32 KB, in L1), mc = 64 rows of A (64 KB, in L2), nc = 1024 columns of B
-// (1 MB). Measured on one core (BenchmarkSgemmShapes): 111-136 GFLOP/s at airbench's
-// shapes, against 107-124 for OpenBLAS's sgemm, which runs its AVX2 kernels on this machine
+// (1 MB). Measured on one core (BenchmarkSgemmShapes): 129-152 GFLOP/s at airbench's
+// shapes, against 112-126 for OpenBLAS's sgemm, which runs its AVX2 kernels on this machine
 // (OPENBLAS_CORETYPE=Haswell is set, since older OpenBLAS builds misbehave on these
 // processors). Larger tiles measured slower: Go gives SIMD code 15 vector registers, and
 // 5 x 32 or 8 x 32 tiles spill their accumulators (60-70 GFLOP/s); unrolling k by 2 took the
-// 4 x 32 tile from 105 to 125.
+// 4 x 32 tile from 105 to 125, broadcasting A's values from 4-float loads (bc) to 129-152.
 const (
 	mr = 4
 	nr = 32
