@@ -122,9 +122,6 @@ func (p *Plan) AccumulateGrad(dw, dy, xp []float32) {
 	grad(p, dw, dy, xp)
 }
 
-// gradRows is the number of filters the gradient kernel takes at a time.
-const gradRows = 2
-
 var (
 	accumulate = accumulateGo
 	grad       = gradGo

@@ -109,6 +109,9 @@ func addTileRow(y []float32, hw, q, row, rows int, lo, hi archsimd.Float32x16) {
 	}
 }
 
+// gradRows is the number of filters the gradient kernel takes at a time.
+const gradRows = 2
+
 // gradAVX512 adds one image's weight gradient to dw [F,C,3,3], 3 filters and one row of
 // taps at a time (gradDot); planes whose pixels are not a multiple of 16 go to gradGo.
 func gradAVX512(p *Plan, dw, dy, xp []float32) {
