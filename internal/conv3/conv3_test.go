@@ -41,13 +41,7 @@ func TestAccumulateMatchesDefinition(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x, w := make([]float32, s.c*s.h*s.w), make([]float32, s.f*s.c*9)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			for i := range w {
-				w[i] = float32(rng.NormFloat64())
-			}
+			x, w := normals(rng, s.c*s.h*s.w), normals(rng, s.f*s.c*9)
 			y, want := make([]float32, s.f*s.h*s.w), make([]float64, s.f*s.h*s.w)
 			for i := range y { // accumulates onto what is there
 				y[i] = float32(i % 3)
@@ -55,10 +49,7 @@ func TestAccumulateMatchesDefinition(t *testing.T) {
 			}
 			naive(want, x, w, s.c, s.f, s.h, s.w)
 			// a padded buffer with garbage in it first: Pad must set every margin
-			xp, wp := make([]float32, p.PaddedLen()), make([]float32, p.PackedLen())
-			for i := range xp {
-				xp[i] = float32(math.NaN())
-			}
+			xp, wp := nans(p.PaddedLen()), make([]float32, p.PackedLen())
 			p.Pad(xp, x)
 			p.PackWeights(wp, w)
 			p.Accumulate(y, xp, wp)
@@ -84,13 +75,7 @@ func TestAccumulateGradMatchesDefinition(t *testing.T) {
 				t.Fatal(err)
 			}
 			hw := s.h * s.w
-			x, dy := make([]float32, s.c*hw), make([]float32, s.f*hw)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			for i := range dy {
-				dy[i] = float32(rng.NormFloat64())
-			}
+			x, dy := normals(rng, s.c*hw), normals(rng, s.f*hw)
 			dw, want := make([]float32, s.f*s.c*9), make([]float64, s.f*s.c*9)
 			for i := range dw {
 				dw[i], want[i] = float32(i%5), float64(i%5)
@@ -111,10 +96,7 @@ func TestAccumulateGradMatchesDefinition(t *testing.T) {
 					}
 				}
 			}
-			xp := make([]float32, p.PaddedLen())
-			for i := range xp {
-				xp[i] = float32(math.NaN())
-			}
+			xp := nans(p.PaddedLen())
 			p.Pad(xp, x)
 			p.AccumulateGrad(dw, dy, xp)
 			for i, v := range dw {
@@ -124,6 +106,25 @@ func TestAccumulateGradMatchesDefinition(t *testing.T) {
 			}
 		})
 	}
+}
+
+// normals returns n draws of a standard normal.
+func normals(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+// nans returns n NaNs: a padded buffer's garbage, which Pad must overwrite wherever a
+// kernel reads.
+func nans(n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(math.NaN())
+	}
+	return v
 }
 
 func TestNewPlanRejectsEmpty(t *testing.T) {

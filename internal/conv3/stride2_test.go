@@ -20,12 +20,7 @@ func TestPlan2MatchesDefinition(t *testing.T) {
 				t.Fatal(err)
 			}
 			ho, wo := s.h/2, s.w/2
-			x, w, dy := make([]float32, s.c*s.h*s.w), make([]float32, s.f*s.c*9), make([]float32, s.f*ho*wo)
-			for _, v := range [][]float32{x, w, dy} {
-				for i := range v {
-					v[i] = float32(rng.NormFloat64())
-				}
-			}
+			x, w, dy := normals(rng, s.c*s.h*s.w), normals(rng, s.f*s.c*9), normals(rng, s.f*ho*wo)
 			y, wantY := make([]float32, s.f*ho*wo), make([]float64, s.f*ho*wo)
 			dw, wantDW := make([]float32, len(w)), make([]float64, len(w))
 			for f := range s.f {
@@ -47,10 +42,7 @@ func TestPlan2MatchesDefinition(t *testing.T) {
 					}
 				}
 			}
-			xp, wp := make([]float32, p.PaddedLen()), make([]float32, p.PackedLen())
-			for i := range xp {
-				xp[i] = float32(math.NaN())
-			}
+			xp, wp := nans(p.PaddedLen()), make([]float32, p.PackedLen())
 			p.Pad(xp, x)
 			p.PackWeights(wp, w)
 			p.Accumulate(y, xp, wp)
