@@ -22,6 +22,7 @@ type Plan struct {
 	before     int      // zeros before each padded plane: >= W+1
 	stride     int      // floats from one padded plane to the next
 	masks      []uint16 // per 16-pixel vector v: lanes whose left (2v) and right (2v+1) neighbour is in the row
+	ones       []uint16 // the masks of a tap that reads every lane
 }
 
 // TileRows and TileCols are the kernel's tile: 4 filters by 32 pixels.
@@ -51,7 +52,24 @@ func NewPlan(c, f, h, w int) (*Plan, error) {
 		}
 		p.masks[2*v], p.masks[2*v+1] = left, right
 	}
+	p.ones = make([]uint16, len(p.masks))
+	for i := range p.ones {
+		p.ones[i] = 0xffff
+	}
 	return p, nil
+}
+
+// tapper says where tap (i, j) of input channel c reads for output pixel q: at xp[off+q] of
+// the padded image, except that output column 0 (maskLeft) or column W-1 (maskRight) reads
+// 0 there, its input column lying outside the plane. Plan and Plan2 are tappers; the
+// reference kernels and the gradient kernel read through it.
+type tapper interface {
+	tap(c, i, j int) (off int, maskLeft, maskRight bool)
+}
+
+// tap is x[c, p + (i-1)*W + (j-1)]: the plane shifted by a row and a column.
+func (p *Plan) tap(c, i, j int) (off int, maskLeft, maskRight bool) {
+	return c*p.stride + p.before + (i-1)*p.W + (j - 1), j == 0, j == 2
 }
 
 // PaddedLen is the length of one image's padded copy.
@@ -127,48 +145,54 @@ var (
 	grad       = gradGo
 )
 
-// gradGo is the reference of the gradient kernel.
-func gradGo(p *Plan, dw, dy, xp []float32) {
-	hw := p.H * p.W
-	for f := range p.F {
-		for c := range p.C {
-			for i := -1; i <= 1; i++ {
-				for j := -1; j <= 1; j++ {
-					var sum float32
-					for q := range hw {
-						if ox := q % p.W; ox+j >= 0 && ox+j < p.W {
-							sum += dy[f*hw+q] * xp[p.before+c*p.stride+q+i*p.W+j]
+func gradGo(p *Plan, dw, dy, xp []float32) { gradRef(p, p.C, p.F, p.W, p.H*p.W, dw, dy, xp) }
+
+func accumulateGo(p *Plan, y, xp, wp []float32) {
+	accumulateRef(p, p.C, p.F, p.W, p.H*p.W, y, xp, wp)
+}
+
+// accumulateRef is the reference of the forward kernels: y [F, hw] (planes w wide) += the
+// convolution of the padded image xp, read through t, with the packed weights wp; the same
+// sums in the same order as the AVX-512 kernels, without fused multiply-adds.
+func accumulateRef(t tapper, c, f, w, hw int, y, xp, wp []float32) {
+	taps := c * 9
+	for fi := range f {
+		s, r := fi/TileRows, fi%TileRows
+		for q := range hw {
+			var sum float32
+			for ci := range c {
+				for i := range 3 {
+					for j := range 3 {
+						off, left, right := t.tap(ci, i, j)
+						if left && q%w == 0 || right && q%w == w-1 {
+							continue
 						}
+						sum += wp[(s*taps+ci*9+i*3+j)*TileRows+r] * xp[off+q]
 					}
-					dw[(f*p.C+c)*9+(i+1)*3+j+1] += sum
 				}
 			}
+			y[fi*hw+q] += sum
 		}
 	}
 }
 
-// accumulateGo is the reference: the same sums in the same order, without fused
-// multiply-adds.
-func accumulateGo(p *Plan, y, xp, wp []float32) {
-	hw, taps := p.H*p.W, p.C*9
-	for f := range p.F {
-		s, r := f/TileRows, f%TileRows
-		for q := range hw {
-			ox := q % p.W
-			var sum float32
-			for c := range p.C {
-				base := c*p.stride + p.before + q
-				for i := -1; i <= 1; i++ {
-					for j := -1; j <= 1; j++ {
-						if ox+j < 0 || ox+j >= p.W {
-							continue
+// gradRef is the reference of the gradient kernels: dw [F,C,3,3] += sum over the output
+// pixels q of dy [F, hw] times the tap, read through t.
+func gradRef(t tapper, c, f, w, hw int, dw, dy, xp []float32) {
+	for fi := range f {
+		for ci := range c {
+			for i := range 3 {
+				for j := range 3 {
+					off, left, right := t.tap(ci, i, j)
+					var sum float32
+					for q := range hw {
+						if !(left && q%w == 0 || right && q%w == w-1) {
+							sum += dy[fi*hw+q] * xp[off+q]
 						}
-						t := c*9 + (i+1)*3 + (j + 1)
-						sum += wp[(s*taps+t)*TileRows+r] * xp[base+i*p.W+j]
 					}
+					dw[(fi*c+ci)*9+i*3+j] += sum
 				}
 			}
-			y[f*hw+q] += sum
 		}
 	}
 }

@@ -112,30 +112,45 @@ func addTileRow(y []float32, hw, q, row, rows int, lo, hi archsimd.Float32x16) {
 // gradRows is the number of filters the gradient kernel takes at a time.
 const gradRows = 2
 
-// gradAVX512 adds one image's weight gradient to dw [F,C,3,3], 3 filters and one row of
-// taps at a time (gradDot); planes whose pixels are not a multiple of 16 go to gradGo.
+// gradAVX512 adds one image's weight gradient to dw [F,C,3,3] (gradTaps); planes whose
+// pixels are not a multiple of 16 go to gradGo.
 func gradAVX512(p *Plan, dw, dy, xp []float32) {
-	hw := p.H * p.W
-	if hw%16 != 0 || p.F < gradRows {
+	if hw := p.H * p.W; hw%16 != 0 || p.F < gradRows {
 		gradGo(p, dw, dy, xp)
 		return
 	}
-	masks := p.masks[:hw/8]
+	gradTaps(p, p, p.C, p.F, dw, dy, xp)
+}
+
+// gradTaps adds one image's weight gradient to dw [F,C,3,3] from dy [F, hw] (hw a multiple
+// of 16, F >= gradRows) and the padded image xp, read through t, out's masks applying:
+// gradRows filters and one row of 3 taps at a time (gradDot).
+func gradTaps(t tapper, out *Plan, c, f int, dw, dy, xp []float32) {
+	hw := out.H * out.W
+	masks := func(off int, masked bool, m []uint16) ([]float32, []uint16) {
+		if !masked {
+			m = out.ones
+		}
+		return xp[off : off+hw], m
+	}
 	var sums [gradRows * 3]float32
-	for done := 0; done < p.F; done += gradRows {
-		// the last block is the last 3 filters; of those, only the ones not done yet count
-		f0 := min(done, p.F-gradRows)
+	for done := 0; done < f; done += gradRows {
+		// the last block is the last gradRows filters; of those, only the ones not done yet count
+		f0 := min(done, f-gradRows)
 		d := dy[f0*hw:]
-		for c := range p.C {
-			for i := -1; i <= 1; i++ {
-				o := p.before + c*p.stride + i*p.W // xp[o+q] is pixel q's tap (i, 0)
-				gradDot(d, hw, xp[o-1:o+hw-1], xp[o:o+hw], xp[o+1:o+hw+1], masks, masks[1:], &sums)
-				t := c*9 + (i+1)*3 // tap (i, 0) of channel c
+		for ci := range c {
+			for i := range 3 {
+				offL, left, _ := t.tap(ci, i, 0)
+				offM, _, _ := t.tap(ci, i, 1)
+				offR, _, right := t.tap(ci, i, 2)
+				xl, lm := masks(offL, left, out.masks)
+				xr, rm := masks(offR, right, out.masks[1:])
+				gradDot(d, hw, xl, xp[offM:offM+hw], xr, lm, rm, &sums)
 				for r := done - f0; r < gradRows; r++ {
-					out := dw[(f0+r)*p.C*9+t:][:3]
-					out[0] += sums[3*r]
-					out[1] += sums[3*r+1]
-					out[2] += sums[3*r+2]
+					o := dw[((f0+r)*c+ci)*9+i*3:][:3]
+					o[0] += sums[3*r]
+					o[1] += sums[3*r+1]
+					o[2] += sums[3*r+2]
 				}
 			}
 		}
@@ -143,13 +158,13 @@ func gradAVX512(p *Plan, dw, dy, xp []float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
-// gradDot writes sums[3r+j] = sum_q d[r*hw+q] * x_j[q], r < 2, for the taps x_0 = xl (lanes
+// gradDot writes sums[3r+j] = sum_q d[r*hw+q] * x_j[q], r < gradRows = 2, for the taps x_0 = xl (lanes
 // masked by lm[2v] for the v-th 16 pixels), x_1 = xm and x_2 = xr (masked by rm[2v]), for
 // d [2*hw] with hw a multiple of 16 and each x [hw]. Two filters, not more: Go keeps SIMD
 // values in 15 registers, and with three filters (9 accumulators) it spilled. It reads
 // through unsafe pointers, within the bounds checked here: with slices, Go keeps their
 // words in memory and reloads them every iteration.
-func gradDot(d []float32, hw int, xl, xm, xr []float32, lm, rm []uint16, sums *[2 * 3]float32) {
+func gradDot(d []float32, hw int, xl, xm, xr []float32, lm, rm []uint16, sums *[gradRows * 3]float32) {
 	if hw%16 != 0 || len(d) < gradRows*hw || len(xl) < hw || len(xm) < hw || len(xr) < hw || len(lm) < hw/8 || len(rm) < hw/8-1 {
 		panic("conv3: gradDot bounds")
 	}

@@ -13,7 +13,6 @@ import "fmt"
 type Plan2 struct {
 	C, F, H, W int
 	out        *Plan // the output's geometry: the phase planes' padding and masks, the weights' packing
-	ones       []uint16
 }
 
 // NewPlan2 returns the plan for C input channels, F filters and H x W input planes.
@@ -25,11 +24,7 @@ func NewPlan2(c, f, h, w int) (*Plan2, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conv3: stride 2: %w", err)
 	}
-	p := &Plan2{C: c, F: f, H: h, W: w, out: out, ones: make([]uint16, len(out.masks))}
-	for i := range p.ones {
-		p.ones[i] = 0xffff
-	}
-	return p, nil
+	return &Plan2{C: c, F: f, H: h, W: w, out: out}, nil
 }
 
 // PaddedLen is the length of one image's padded phase planes.
@@ -81,14 +76,14 @@ func (p *Plan2) AccumulateGrad(dw, dy, xp []float32) {
 	grad2(p, dw, dy, xp)
 }
 
-// tap2 says where tap (i, j) of channel c reads, for output pixel q: at xp[off + q], and
-// whether column 0 of the output must read 0 (its column lies left of the plane).
-func (p *Plan2) tap2(c, i, j int) (off int, maskLeft bool) {
+// tap is P[a(i)][a(j)][c] shifted by d(i) rows and d(j) columns; only the column shift
+// left needs a mask (the row shifts read the plane's zero margin).
+func (p *Plan2) tap(c, i, j int) (off int, maskLeft, maskRight bool) {
 	phase := [3]int{1, 0, 1}
 	shift := [3]int{-1, 0, 0}
 	o := p.out
 	plane := 4*c + 2*phase[i] + phase[j]
-	return plane*o.stride + o.before + shift[i]*o.W + shift[j], shift[j] < 0
+	return plane*o.stride + o.before + shift[i]*o.W + shift[j], shift[j] < 0, false
 }
 
 var (
@@ -96,48 +91,10 @@ var (
 	grad2       = grad2Go
 )
 
-// accumulate2Go is the reference of the stride-2 kernel, without fused multiply-adds.
 func accumulate2Go(p *Plan2, y, xp, wp []float32) {
-	o := p.out
-	hw, taps := o.H*o.W, p.C*9
-	for f := range p.F {
-		s, r := f/TileRows, f%TileRows
-		for q := range hw {
-			var sum float32
-			for c := range p.C {
-				for i := range 3 {
-					for j := range 3 {
-						off, left := p.tap2(c, i, j)
-						if left && q%o.W == 0 {
-							continue
-						}
-						sum += wp[(s*taps+c*9+i*3+j)*TileRows+r] * xp[off+q]
-					}
-				}
-			}
-			y[f*hw+q] += sum
-		}
-	}
+	accumulateRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, y, xp, wp)
 }
 
-// grad2Go is the reference of the stride-2 gradient kernel.
 func grad2Go(p *Plan2, dw, dy, xp []float32) {
-	o := p.out
-	hw := o.H * o.W
-	for f := range p.F {
-		for c := range p.C {
-			for i := range 3 {
-				for j := range 3 {
-					off, left := p.tap2(c, i, j)
-					var sum float32
-					for q := range hw {
-						if !left || q%o.W != 0 {
-							sum += dy[f*hw+q] * xp[off+q]
-						}
-					}
-					dw[(f*p.C+c)*9+i*3+j] += sum
-				}
-			}
-		}
-	}
+	gradRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, dw, dy, xp)
 }

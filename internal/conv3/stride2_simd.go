@@ -152,31 +152,9 @@ func tile2(y []float32, hw, rows, q int, x []float32, x0, stride, width, channel
 // grad2AVX512 is gradAVX512 for stride 2: the taps of row i of channel c are P[a(i)][1]
 // shifted left (masked), P[a(i)][0] and P[a(i)][1].
 func grad2AVX512(p *Plan2, dw, dy, xp []float32) {
-	o := p.out
-	hw := o.H * o.W
-	if hw%16 != 0 || p.F < gradRows {
+	if hw := p.out.H * p.out.W; hw%16 != 0 || p.F < gradRows {
 		grad2Go(p, dw, dy, xp)
 		return
 	}
-	var sums [gradRows * 3]float32
-	for done := 0; done < p.F; done += gradRows {
-		f0 := min(done, p.F-gradRows)
-		d := dy[f0*hw:]
-		for c := range p.C {
-			for i := range 3 {
-				offL, _ := p.tap2(c, i, 0)
-				offM, _ := p.tap2(c, i, 1)
-				offR, _ := p.tap2(c, i, 2)
-				gradDot(d, hw, xp[offL:offL+hw], xp[offM:offM+hw], xp[offR:offR+hw], o.masks, p.ones, &sums)
-				t := c*9 + i*3
-				for r := done - f0; r < gradRows; r++ {
-					out := dw[(f0+r)*p.C*9+t:][:3]
-					out[0] += sums[3*r]
-					out[1] += sums[3*r+1]
-					out[2] += sums[3*r+2]
-				}
-			}
-		}
-	}
-	archsimd.ClearAVXUpperBits()
+	gradTaps(p, p.out, p.C, p.F, dw, dy, xp)
 }
