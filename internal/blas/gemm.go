@@ -65,10 +65,6 @@ const minSplitFlops = 1 << 21
 // op transposes when transA or transB is true. lda, ldb and ldc are the row strides of A,
 // B and C as stored.
 func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	gemmSplit(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-func gemmSplit[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if parts := min(runtime.GOMAXPROCS(0), max(m, n)); parts > 1 && m*n*k >= minSplitFlops {
 		pool := &tasks32
 		if _, f64 := any(alpha).(float64); f64 {

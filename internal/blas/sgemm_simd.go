@@ -128,18 +128,35 @@ var (
 	pairsQ1      = [16]uint32{8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31}
 )
 
-// transpose4 writes the 4 x 16 block r0..r3 (4 columns of op(B), 16 steps each) into a B
-// strip: dst[p*nr + j] = r_j[p], as pack4 does, each step's 4 values a 16-byte store.
-func transpose4(dst []float32, r0, r1, r2, r3 archsimd.Float32x16) {
-	_ = dst[15*nr+3]
+// interleave4 returns the 4 x 16 block r0..r3 (4 rows of 16 steps) as 16 steps of 4, in
+// four vectors of 4 steps each: o_k[4p + r] = r_r[4k + p], by two rounds of interleaving.
+func interleave4(r0, r1, r2, r3 archsimd.Float32x16) (o0, o1, o2, o3 archsimd.Float32x16) {
 	lo, hi := archsimd.LoadUint32x16(&interleaveLo), archsimd.LoadUint32x16(&interleaveHi)
 	q0, q1 := archsimd.LoadUint32x16(&pairsQ0), archsimd.LoadUint32x16(&pairsQ1)
-	a, b := r0.ConcatPermute(r1, lo), r2.ConcatPermute(r3, lo)
-	store4x4(dst, a.ConcatPermute(b, q0))
-	store4x4(dst[4*nr:], a.ConcatPermute(b, q1))
-	a, b = r0.ConcatPermute(r1, hi), r2.ConcatPermute(r3, hi)
-	store4x4(dst[8*nr:], a.ConcatPermute(b, q0))
-	store4x4(dst[12*nr:], a.ConcatPermute(b, q1))
+	a, b := r0.ConcatPermute(r1, lo), r2.ConcatPermute(r3, lo) // steps 0-7: (r0 r1) and (r2 r3) pairs
+	o0, o1 = a.ConcatPermute(b, q0), a.ConcatPermute(b, q1)
+	a, b = r0.ConcatPermute(r1, hi), r2.ConcatPermute(r3, hi) // steps 8-15
+	return o0, o1, a.ConcatPermute(b, q0), a.ConcatPermute(b, q1)
+}
+
+// pack4 writes the 4 x 16 block r0..r3 (rows of A) to an A strip: dst[4p + r] = r_r[p].
+func pack4(dst *[64]float32, r0, r1, r2, r3 archsimd.Float32x16) {
+	o0, o1, o2, o3 := interleave4(r0, r1, r2, r3)
+	o0.Store((*[16]float32)(dst[0:16]))
+	o1.Store((*[16]float32)(dst[16:32]))
+	o2.Store((*[16]float32)(dst[32:48]))
+	o3.Store((*[16]float32)(dst[48:64]))
+}
+
+// transpose4 writes the 4 x 16 block r0..r3 (4 columns of op(B), 16 steps each) into a B
+// strip: dst[p*nr + j] = r_j[p], each step's 4 values a 16-byte store.
+func transpose4(dst []float32, r0, r1, r2, r3 archsimd.Float32x16) {
+	_ = dst[15*nr+3]
+	o0, o1, o2, o3 := interleave4(r0, r1, r2, r3)
+	store4x4(dst, o0)
+	store4x4(dst[4*nr:], o1)
+	store4x4(dst[8*nr:], o2)
+	store4x4(dst[12*nr:], o3)
 }
 
 // store4x4 stores the four 4-float quarters of v to dst, dst[nr:], dst[2nr:], dst[3nr:].
@@ -149,19 +166,6 @@ func store4x4(dst []float32, v archsimd.Float32x16) {
 	l.GetHi().Store((*[4]float32)(dst[nr : nr+4]))
 	h.GetLo().Store((*[4]float32)(dst[2*nr : 2*nr+4]))
 	h.GetHi().Store((*[4]float32)(dst[3*nr : 3*nr+4]))
-}
-
-// pack4 writes the 4 x 16 block r0..r3 (rows, 16 steps each) as 16 steps of 4, to dst [64]:
-// dst[4p + r] = r_r[p], with two rounds of interleaving.
-func pack4(dst *[64]float32, r0, r1, r2, r3 archsimd.Float32x16) {
-	lo, hi := archsimd.LoadUint32x16(&interleaveLo), archsimd.LoadUint32x16(&interleaveHi)
-	q0, q1 := archsimd.LoadUint32x16(&pairsQ0), archsimd.LoadUint32x16(&pairsQ1)
-	a, b := r0.ConcatPermute(r1, lo), r2.ConcatPermute(r3, lo) // steps 0-7: (r0 r1) and (r2 r3) pairs
-	a.ConcatPermute(b, q0).Store((*[16]float32)(dst[0:16]))
-	a.ConcatPermute(b, q1).Store((*[16]float32)(dst[16:32]))
-	a, b = r0.ConcatPermute(r1, hi), r2.ConcatPermute(r3, hi) // steps 8-15
-	a.ConcatPermute(b, q0).Store((*[16]float32)(dst[32:48]))
-	a.ConcatPermute(b, q1).Store((*[16]float32)(dst[48:64]))
 }
 
 // packB writes steps [p0, p0+kb) and columns [j0, j0+nb) of op(B) as strips of nr columns:
