@@ -3,10 +3,11 @@
 package blas
 
 import (
+	"simd/archsimd"
 	"sync"
 	"unsafe"
 
-	"simd/archsimd"
+	"xent/internal/vmath"
 )
 
 // The float32 GEMM of the AVX-512 build, in the manner of BLIS and llm.c's matmul: C is
@@ -19,7 +20,7 @@ import (
 // (OPENBLAS_CORETYPE=Haswell is set, since older OpenBLAS builds misbehave on these
 // processors). Larger tiles measured slower: Go gives SIMD code 15 vector registers, and
 // 5 x 32 or 8 x 32 tiles spill their accumulators (60-70 GFLOP/s); unrolling k by 2 took the
-// 4 x 32 tile from 105 to 125, broadcasting A's values from 4-float loads (bc) to 129-152.
+// 4 x 32 tile from 105 to 125, broadcasting A's values from 4-float loads (vmath.BroadcastAt) to 129-152.
 const (
 	mr = 4
 	nr = 32
@@ -37,7 +38,7 @@ func init() {
 type packBufs struct{ a, b []float32 }
 
 // The packed A has 3 floats of slack at the end: the micro-kernel reads each of its values
-// as the first of 4 (see microKernel).
+// as the first of 4 (vmath.BroadcastAt).
 var packs = sync.Pool{New: func() any { return &packBufs{a: make([]float32, mc*kc+3), b: make([]float32, kc*nc)} }}
 
 // sgemmAVX512 is Gemm's float32 product on one core.
@@ -255,36 +256,36 @@ func microKernel(kb int, a, b, c []float32, ldc int, alpha float32) {
 	for ; kb >= 2; kb -= 2 {
 		bb := b[: 2*nr : 2*nr]
 		b0, b1 = archsimd.LoadFloat32x16Slice(bb[0:]), archsimd.LoadFloat32x16Slice(bb[16:])
-		c00 = bc(pa, 0).MulAdd(b0, c00)
-		c01 = bc(pa, 0).MulAdd(b1, c01)
-		c10 = bc(pa, 4).MulAdd(b0, c10)
-		c11 = bc(pa, 4).MulAdd(b1, c11)
-		c20 = bc(pa, 8).MulAdd(b0, c20)
-		c21 = bc(pa, 8).MulAdd(b1, c21)
-		c30 = bc(pa, 12).MulAdd(b0, c30)
-		c31 = bc(pa, 12).MulAdd(b1, c31)
+		c00 = vmath.BroadcastAt(pa, 0).MulAdd(b0, c00)
+		c01 = vmath.BroadcastAt(pa, 0).MulAdd(b1, c01)
+		c10 = vmath.BroadcastAt(pa, 4).MulAdd(b0, c10)
+		c11 = vmath.BroadcastAt(pa, 4).MulAdd(b1, c11)
+		c20 = vmath.BroadcastAt(pa, 8).MulAdd(b0, c20)
+		c21 = vmath.BroadcastAt(pa, 8).MulAdd(b1, c21)
+		c30 = vmath.BroadcastAt(pa, 12).MulAdd(b0, c30)
+		c31 = vmath.BroadcastAt(pa, 12).MulAdd(b1, c31)
 		b0, b1 = archsimd.LoadFloat32x16Slice(bb[32:]), archsimd.LoadFloat32x16Slice(bb[48:])
-		c00 = bc(pa, 16).MulAdd(b0, c00)
-		c01 = bc(pa, 16).MulAdd(b1, c01)
-		c10 = bc(pa, 20).MulAdd(b0, c10)
-		c11 = bc(pa, 20).MulAdd(b1, c11)
-		c20 = bc(pa, 24).MulAdd(b0, c20)
-		c21 = bc(pa, 24).MulAdd(b1, c21)
-		c30 = bc(pa, 28).MulAdd(b0, c30)
-		c31 = bc(pa, 28).MulAdd(b1, c31)
+		c00 = vmath.BroadcastAt(pa, 16).MulAdd(b0, c00)
+		c01 = vmath.BroadcastAt(pa, 16).MulAdd(b1, c01)
+		c10 = vmath.BroadcastAt(pa, 20).MulAdd(b0, c10)
+		c11 = vmath.BroadcastAt(pa, 20).MulAdd(b1, c11)
+		c20 = vmath.BroadcastAt(pa, 24).MulAdd(b0, c20)
+		c21 = vmath.BroadcastAt(pa, 24).MulAdd(b1, c21)
+		c30 = vmath.BroadcastAt(pa, 28).MulAdd(b0, c30)
+		c31 = vmath.BroadcastAt(pa, 28).MulAdd(b1, c31)
 		pa, b = unsafe.Add(pa, 2*mr*4), b[2*nr:]
 	}
 	for ; kb > 0; kb-- {
 		bb := b[:nr:nr]
 		b0, b1 = archsimd.LoadFloat32x16Slice(bb[0:]), archsimd.LoadFloat32x16Slice(bb[16:])
-		c00 = bc(pa, 0).MulAdd(b0, c00)
-		c01 = bc(pa, 0).MulAdd(b1, c01)
-		c10 = bc(pa, 4).MulAdd(b0, c10)
-		c11 = bc(pa, 4).MulAdd(b1, c11)
-		c20 = bc(pa, 8).MulAdd(b0, c20)
-		c21 = bc(pa, 8).MulAdd(b1, c21)
-		c30 = bc(pa, 12).MulAdd(b0, c30)
-		c31 = bc(pa, 12).MulAdd(b1, c31)
+		c00 = vmath.BroadcastAt(pa, 0).MulAdd(b0, c00)
+		c01 = vmath.BroadcastAt(pa, 0).MulAdd(b1, c01)
+		c10 = vmath.BroadcastAt(pa, 4).MulAdd(b0, c10)
+		c11 = vmath.BroadcastAt(pa, 4).MulAdd(b1, c11)
+		c20 = vmath.BroadcastAt(pa, 8).MulAdd(b0, c20)
+		c21 = vmath.BroadcastAt(pa, 8).MulAdd(b1, c21)
+		c30 = vmath.BroadcastAt(pa, 12).MulAdd(b0, c30)
+		c31 = vmath.BroadcastAt(pa, 12).MulAdd(b1, c31)
 		pa, b = unsafe.Add(pa, mr*4), b[nr:]
 	}
 	va := archsimd.BroadcastFloat32x16(alpha)
@@ -301,11 +302,4 @@ func microKernel(kb int, a, b, c []float32, ldc int, alpha float32) {
 	row = c[3*ldc : 3*ldc+32]
 	c30.MulAdd(va, archsimd.LoadFloat32x16Slice(row)).StoreSlice(row)
 	c31.MulAdd(va, archsimd.LoadFloat32x16Slice(row[16:])).StoreSlice(row[16:])
-}
-
-// bc broadcasts the float32 at p+off to 16 lanes, loading it as the first of 4: Go's
-// BroadcastFloat32x16 of a float32 from memory becomes a scalar load that the compiler
-// hoists and spills (the same change took conv3's kernel from 120 to 160 GFLOP/s).
-func bc(p unsafe.Pointer, off uintptr) archsimd.Float32x16 {
-	return archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(p, off))).Broadcast1To16()
 }

@@ -5,6 +5,8 @@ package conv3
 import (
 	"simd/archsimd"
 	"unsafe"
+
+	"xent/internal/vmath"
 )
 
 func init() {
@@ -52,34 +54,34 @@ func tile(y []float32, hw, rows, q int, x []float32, x0, stride, width, channels
 		for i := 0; i < 3; i++ {
 			b0 = archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(pr, -4)), l0)
 			b1 = archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(pr, 60)), l1)
-			c00 = bc(pw, 0).MulAdd(b0, c00)
-			c01 = bc(pw, 0).MulAdd(b1, c01)
-			c10 = bc(pw, 4).MulAdd(b0, c10)
-			c11 = bc(pw, 4).MulAdd(b1, c11)
-			c20 = bc(pw, 8).MulAdd(b0, c20)
-			c21 = bc(pw, 8).MulAdd(b1, c21)
-			c30 = bc(pw, 12).MulAdd(b0, c30)
-			c31 = bc(pw, 12).MulAdd(b1, c31)
+			c00 = vmath.BroadcastAt(pw, 0).MulAdd(b0, c00)
+			c01 = vmath.BroadcastAt(pw, 0).MulAdd(b1, c01)
+			c10 = vmath.BroadcastAt(pw, 4).MulAdd(b0, c10)
+			c11 = vmath.BroadcastAt(pw, 4).MulAdd(b1, c11)
+			c20 = vmath.BroadcastAt(pw, 8).MulAdd(b0, c20)
+			c21 = vmath.BroadcastAt(pw, 8).MulAdd(b1, c21)
+			c30 = vmath.BroadcastAt(pw, 12).MulAdd(b0, c30)
+			c31 = vmath.BroadcastAt(pw, 12).MulAdd(b1, c31)
 			b0 = archsimd.LoadFloat32x16((*[16]float32)(pr))
 			b1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pr, 64)))
-			c00 = bc(pw, 16).MulAdd(b0, c00)
-			c01 = bc(pw, 16).MulAdd(b1, c01)
-			c10 = bc(pw, 20).MulAdd(b0, c10)
-			c11 = bc(pw, 20).MulAdd(b1, c11)
-			c20 = bc(pw, 24).MulAdd(b0, c20)
-			c21 = bc(pw, 24).MulAdd(b1, c21)
-			c30 = bc(pw, 28).MulAdd(b0, c30)
-			c31 = bc(pw, 28).MulAdd(b1, c31)
+			c00 = vmath.BroadcastAt(pw, 16).MulAdd(b0, c00)
+			c01 = vmath.BroadcastAt(pw, 16).MulAdd(b1, c01)
+			c10 = vmath.BroadcastAt(pw, 20).MulAdd(b0, c10)
+			c11 = vmath.BroadcastAt(pw, 20).MulAdd(b1, c11)
+			c20 = vmath.BroadcastAt(pw, 24).MulAdd(b0, c20)
+			c21 = vmath.BroadcastAt(pw, 24).MulAdd(b1, c21)
+			c30 = vmath.BroadcastAt(pw, 28).MulAdd(b0, c30)
+			c31 = vmath.BroadcastAt(pw, 28).MulAdd(b1, c31)
 			b0 = archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(pr, 4)), r0)
 			b1 = archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(pr, 68)), r1)
-			c00 = bc(pw, 32).MulAdd(b0, c00)
-			c01 = bc(pw, 32).MulAdd(b1, c01)
-			c10 = bc(pw, 36).MulAdd(b0, c10)
-			c11 = bc(pw, 36).MulAdd(b1, c11)
-			c20 = bc(pw, 40).MulAdd(b0, c20)
-			c21 = bc(pw, 40).MulAdd(b1, c21)
-			c30 = bc(pw, 44).MulAdd(b0, c30)
-			c31 = bc(pw, 44).MulAdd(b1, c31)
+			c00 = vmath.BroadcastAt(pw, 32).MulAdd(b0, c00)
+			c01 = vmath.BroadcastAt(pw, 32).MulAdd(b1, c01)
+			c10 = vmath.BroadcastAt(pw, 36).MulAdd(b0, c10)
+			c11 = vmath.BroadcastAt(pw, 36).MulAdd(b1, c11)
+			c20 = vmath.BroadcastAt(pw, 40).MulAdd(b0, c20)
+			c21 = vmath.BroadcastAt(pw, 40).MulAdd(b1, c21)
+			c30 = vmath.BroadcastAt(pw, 44).MulAdd(b0, c30)
+			c31 = vmath.BroadcastAt(pw, 44).MulAdd(b1, c31)
 			pr, pw = unsafe.Add(pr, rowBytes), unsafe.Add(pw, 48)
 		}
 		px = unsafe.Add(px, planeBytes)
@@ -202,12 +204,4 @@ func gradDot(d []float32, hw int, xl, xm, xr []float32, lm, rm []uint16, sums *[
 func quarters(v archsimd.Float32x16) archsimd.Float32x4 {
 	h := v.GetLo().Add(v.GetHi())
 	return h.GetLo().Add(h.GetHi())
-}
-
-// bc broadcasts the float32 at p+off to 16 lanes. It loads 4 (the 3 after it unused): Go's
-// BroadcastFloat32x16 of a float32 from memory compiles to a scalar load, which the
-// compiler hoists to the top of the loop with all the others and spills to the stack;
-// this way the kernel went from 118-122 to 158-172 GFLOP/s.
-func bc(p unsafe.Pointer, off uintptr) archsimd.Float32x16 {
-	return archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(p, off))).Broadcast1To16()
 }
