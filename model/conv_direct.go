@@ -37,22 +37,25 @@ type directConv struct {
 	bwd     *conv3.Plan // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
 	in, out int         // C*H*W, F*HO*WO
 	wp, wtp []float32   // w and the flipped w, packed for the kernel
-	shape   convGeom    // the geometry it was made for
+	shape   convGeom    // the geometry it was made for, batch size 0
 }
 
-// directFor returns the direct convolution for geometry g (prev when made for the same),
-// or nil where it does not apply: not float32, not 3x3 with padding 1 and stride 1 (or 2
-// on even planes), output planes under minDirectPixels, or no AVX-512 kernel.
+// directFor returns the direct convolution for geometry g (prev when made for the same one
+// but for the batch size), or nil where it does not apply: not float32, not 3x3 with
+// padding 1 and stride 1 (or 2 on even planes), output planes under minDirectPixels, or no
+// AVX-512 kernel.
 func directFor[T graphop.Float](prev *directConv, g *convGeom) (*directConv, error) {
 	_, f32 := any(T(0)).(float32)
 	fits := g.kh == 3 && g.kw == 3 && g.pad == 1 && (g.stride == 1 || g.stride == 2 && g.h%2 == 0 && g.w%2 == 0)
 	if !f32 || !conv3.Fast || !fits || g.hw < minDirectPixels {
 		return nil, nil
 	}
-	if prev != nil && prev.shape == *g {
+	shape := *g
+	shape.n = 0 // the plans are per image: a batch of another size reuses them
+	if prev != nil && prev.shape == shape {
 		return prev, nil
 	}
-	d := &directConv{grad: g.hw >= minDirectGradPixels && g.hw%16 == 0, in: g.chw, out: g.o, shape: *g}
+	d := &directConv{grad: g.hw >= minDirectGradPixels && g.hw%16 == 0, in: g.chw, out: g.o, shape: shape}
 	var err error
 	if g.stride == 2 {
 		d.fwd, err = conv3.NewPlan2(g.c, g.f, g.h, g.w)

@@ -419,3 +419,24 @@ func TestConv2dFloat32(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectPlansOutliveBatchSize checks that a convolution keeps its direct kernel's plans
+// (and packed weights) when only the batch size changes, as on a last, shorter batch.
+func TestDirectPlansOutliveBatchSize(t *testing.T) {
+	g1, err := newConvGeom(tensor.Shape{8, 16, 16, 16}, tensor.Shape{32, 16, 3, 3}, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := directFor[float32](nil, &g1)
+	if err != nil || d1 == nil {
+		t.Skipf("no direct kernel in this build (%v)", err)
+	}
+	g2, _ := newConvGeom(tensor.Shape{3, 16, 16, 16}, tensor.Shape{32, 16, 3, 3}, 1, 1)
+	if d2, _ := directFor[float32](d1, &g2); d2 != d1 {
+		t.Error("a batch of 3 after one of 8 made new plans")
+	}
+	g3, _ := newConvGeom(tensor.Shape{3, 16, 16, 16}, tensor.Shape{16, 16, 3, 3}, 1, 1)
+	if d3, _ := directFor[float32](d1, &g3); d3 == d1 {
+		t.Error("16 filters instead of 32 kept the old plans")
+	}
+}
