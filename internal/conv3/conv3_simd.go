@@ -126,7 +126,8 @@ func gradAVX512(p *Plan, dw, dy, xp []float32) {
 
 // gradTaps adds one image's weight gradient to dw [F,C,3,3] from dy [F, hw] (hw a multiple
 // of 16, F >= gradRows) and the padded image xp, read through t, out's masks applying:
-// gradRows filters and one row of 3 taps at a time (gradDot).
+// gradRows filters and one row of 3 taps at a time (gradDot), the taps' planes found once
+// per row.
 func gradTaps(t tapper, out *Plan, c, f int, dw, dy, xp []float32) {
 	hw := out.H * out.W
 	masks := func(off int, masked bool, m []uint16) ([]float32, []uint16) {
@@ -136,18 +137,18 @@ func gradTaps(t tapper, out *Plan, c, f int, dw, dy, xp []float32) {
 		return xp[off : off+hw], m
 	}
 	var sums [gradRows * 3]float32
-	for done := 0; done < f; done += gradRows {
-		// the last block is the last gradRows filters; of those, only the ones not done yet count
-		f0 := min(done, f-gradRows)
-		d := dy[f0*hw:]
-		for ci := range c {
-			for i := range 3 {
-				offL, left, _ := t.tap(ci, i, 0)
-				offM, _, _ := t.tap(ci, i, 1)
-				offR, _, right := t.tap(ci, i, 2)
-				xl, lm := masks(offL, left, out.masks)
-				xr, rm := masks(offR, right, out.masks[1:])
-				gradDot(d, hw, xl, xp[offM:offM+hw], xr, lm, rm, &sums)
+	for ci := range c {
+		for i := range 3 {
+			offL, left, _ := t.tap(ci, i, 0)
+			offM, _, _ := t.tap(ci, i, 1)
+			offR, _, right := t.tap(ci, i, 2)
+			xl, lm := masks(offL, left, out.masks)
+			xr, rm := masks(offR, right, out.masks[1:])
+			xm := xp[offM : offM+hw]
+			for done := 0; done < f; done += gradRows {
+				// the last block is the last gradRows filters; of those, only the ones not done yet count
+				f0 := min(done, f-gradRows)
+				gradDot(dy[f0*hw:], hw, xl, xm, xr, lm, rm, &sums)
 				for r := done - f0; r < gradRows; r++ {
 					o := dw[((f0+r)*c+ci)*9+i*3:][:3]
 					o[0] += sums[3*r]
