@@ -12,8 +12,8 @@ const minDirectPixels = 64
 
 // minDirectGradPixels is the smallest output plane whose weight gradient the direct kernel
 // takes: it sums its 16 lanes once per filter, channel and row of taps, which on smaller
-// planes costs more than it saves (conv3 benchmarks: 115 GFLOP/s on 32x32 planes, 89 on
-// 16x16, 41 on 8x8; stride 2: 57 on 16x16 outputs, 31 on 8x8).
+// planes costs more than it saves (conv3 benchmarks: 117 GFLOP/s on 32x32 planes, 91 on
+// 16x16, 45 on 8x8; stride 2: 68 on 16x16 outputs, 39 on 8x8).
 const minDirectGradPixels = 256
 
 // directPlan is a convolution of one image by package conv3: conv3.Plan (stride 1) or
