@@ -1,5 +1,5 @@
 // Package conv3 computes 3x3 convolutions with padding 1 (most convolutions of the networks
-// here) directly, without im2col: for a tile of 32 output pixels and 4 filters, the 9*C
+// here) directly, without im2col: for a tile of 64 output pixels and 4 filters, the 9*C
 // input vectors the GEMM of im2col would read are loaded straight from the image, each a
 // plane shifted by (i-1)*W + (j-1) pixels:
 //
@@ -10,9 +10,12 @@
 // are masked off. Plan does stride 1 (and, with the kernel rotated, the input gradient of a
 // stride-1 convolution); Plan2 does stride 2 from the image's four phase planes. Both also
 // compute the weight gradient, as sums over the plane of dy times the same shifted planes.
-// The AVX-512 build has the fast kernels (Fast is true); the pure-Go ones are their
-// references.
+// The AVX-512 build has the fast kernels (Fast is true): the tiles in Go assembly written by
+// gen/main.go (which says why), the weight gradient with simd/archsimd; the pure-Go kernels
+// are their references.
 package conv3
+
+//go:generate go run ./gen
 
 import "fmt"
 
@@ -25,8 +28,8 @@ type Plan struct {
 	ones       []uint16 // the masks of a tap that reads every lane
 }
 
-// TileRows and TileCols are the kernel's tile: 4 filters by 32 pixels.
-const TileRows, TileCols = 4, 32
+// TileRows and TileCols are the kernel's tile: 4 filters by 64 pixels.
+const TileRows, TileCols = 4, 64
 
 // NewPlan returns the plan for C input channels, F filters and H x W planes.
 func NewPlan(c, f, h, w int) (*Plan, error) {
@@ -35,9 +38,9 @@ func NewPlan(c, f, h, w int) (*Plan, error) {
 	}
 	p := &Plan{C: c, F: f, H: h, W: w}
 	p.before = (w + 1 + 15) / 16 * 16
-	// after the plane: the rest of the last tile (< 32 lanes), plus a row and a column
+	// after the plane: the rest of the last tile (< TileCols lanes), plus a row and a column
 	p.stride = p.before + (h*w+TileCols-1)/TileCols*TileCols + w + 1 + 16
-	vecs := (h*w + TileCols - 1) / TileCols * 2
+	vecs := (h*w + TileCols - 1) / TileCols * (TileCols / 16)
 	p.masks = make([]uint16, 2*vecs)
 	for v := range vecs {
 		var left, right uint16
@@ -75,13 +78,10 @@ func (p *Plan) tap(c, i, j int) (off int, maskLeft, maskRight bool) {
 // PaddedLen is the length of one image's padded copy.
 func (p *Plan) PaddedLen() int { return p.C * p.stride }
 
-// PackedLen is the length of the packed weights, with wpSlack zeros at the end.
+// PackedLen is the length of the packed weights.
 func (p *Plan) PackedLen() int { return packedLen(p.C, p.F) }
 
-func packedLen(c, f int) int { return (f+TileRows-1)/TileRows*TileRows*c*9 + wpSlack }
-
-// wpSlack is the packed weights' tail: the kernel reads each weight as the first of 4.
-const wpSlack = 3
+func packedLen(c, f int) int { return (f + TileRows - 1) / TileRows * TileRows * c * 9 }
 
 // Pad copies image x [C,H,W] into dst [PaddedLen]: plane c at dst[c*stride+before:], zeros
 // around it.
@@ -101,7 +101,6 @@ func (p *Plan) PackWeights(dst, w []float32) { packWeights(dst, w, p.C, p.F) }
 
 func packWeights(dst, w []float32, c, f int) {
 	taps := c * 9
-	clear(dst[len(dst)-wpSlack:])
 	for s := 0; s*TileRows < f; s++ {
 		strip := dst[s*taps*TileRows : (s+1)*taps*TileRows]
 		for r := range TileRows {
