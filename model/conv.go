@@ -263,8 +263,7 @@ func (k *convKernel[T]) Run(lo, hi int) {
 		pad := any(b.pad).([]float32)
 		for n := lo; n < hi; n++ {
 			if k.pass == 0 {
-				k.initOutput(n, n+1)
-				k.direct.forward(any(k.y).([]float32), any(k.x).([]float32), pad, n)
+				k.direct.forward(any(k.y).([]float32), any(k.x).([]float32), any(k.b).([]float32), pad, n)
 			} else {
 				k.direct.backward(any(k.dx).([]float32), any(k.dy).([]float32), pad, n)
 			}
@@ -322,14 +321,11 @@ func (k *convKernel[T]) Run(lo, hi int) {
 	}
 }
 
-// initOutput sets the outputs of images [n0, n1) to the bias (or to 0 without one, where the
-// direct kernel accumulates), for the convolution to be added.
+// initOutput sets the outputs of images [n0, n1) to the bias (if any), for the convolution
+// to be added.
 func (k *convKernel[T]) initOutput(n0, n1 int) {
 	g := &k.g
 	if k.b == nil {
-		if k.direct != nil {
-			clear(k.y[n0*g.o : n1*g.o])
-		}
 		return
 	}
 	for n := n0; n < n1; n++ {
@@ -447,7 +443,6 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		k.dx, k.pass = k.dx4.Data().([]T), 1
 		k.flipKernel()
 		if k.direct != nil && k.direct.bwd != nil {
-			clear(k.dx)
 			k.direct.packBackward(any(k.wt).([]float32))
 			parallel.For(g.n, 1, k)
 			return k.dx4, nil

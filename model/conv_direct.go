@@ -23,7 +23,7 @@ type directPlan interface {
 	PackedLen() int
 	PackWeights(dst, w []float32)
 	Pad(dst, x []float32)
-	Accumulate(y, xp, wp []float32)
+	Convolve(y, xp, wp, bias []float32)
 	AccumulateGrad(dw, dy, xp []float32)
 }
 
@@ -88,19 +88,19 @@ func (d *directConv) packForward(w []float32) { d.fwd.PackWeights(d.wp, w) }
 // packBackward packs the flipped kernel wt [C,F,3,3] (see flipKernel) for dx.
 func (d *directConv) packBackward(wt []float32) { d.bwd.PackWeights(d.wtp, wt) }
 
-// forward adds image n's convolution to y [N,F,HO,WO] (which holds the bias or zeros), pad
+// forward writes image n's convolution plus bias [F] (none if nil) to y [N,F,HO,WO], pad
 // being scratch of paddedLen.
-func (d *directConv) forward(y, x, pad []float32, n int) {
+func (d *directConv) forward(y, x, bias, pad []float32, n int) {
 	xp := pad[:d.fwd.PaddedLen()]
 	d.fwd.Pad(xp, x[n*d.in:(n+1)*d.in])
-	d.fwd.Accumulate(y[n*d.out:(n+1)*d.out], xp, d.wp)
+	d.fwd.Convolve(y[n*d.out:(n+1)*d.out], xp, d.wp, bias)
 }
 
-// backward adds image n's dx to dx [N,C,H,W] (zeros) from dy [N,F,H,W]; stride 1 only.
+// backward writes image n's dx to dx [N,C,H,W] from dy [N,F,H,W]; stride 1 only.
 func (d *directConv) backward(dx, dy, pad []float32, n int) {
 	xp := pad[:d.bwd.PaddedLen()]
 	d.bwd.Pad(xp, dy[n*d.out:(n+1)*d.out])
-	d.bwd.Accumulate(dx[n*d.in:(n+1)*d.in], xp, d.wtp)
+	d.bwd.Convolve(dx[n*d.in:(n+1)*d.in], xp, d.wtp, nil)
 }
 
 // weightGrad adds image n's share of dw [F,C,3,3] from dy [N,F,HO,WO] and x [N,C,H,W].

@@ -119,13 +119,13 @@ func packWeights(dst, w []float32, c, f int) {
 // Fast says whether the AVX-512 kernel runs.
 var Fast = false
 
-// Accumulate adds the convolution of one padded image xp [PaddedLen] with packed weights
-// wp [PackedLen] to y [F,H,W].
-func (p *Plan) Accumulate(y, xp, wp []float32) {
-	if len(y) != p.F*p.H*p.W || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() {
-		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(y), len(xp), len(wp), *p))
+// Convolve writes y [F,H,W] = the convolution of one padded image xp [PaddedLen] with packed
+// weights wp [PackedLen], plus bias [F] (none if nil) on each filter's plane.
+func (p *Plan) Convolve(y, xp, wp, bias []float32) {
+	if len(y) != p.F*p.H*p.W || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() || bias != nil && len(bias) != p.F {
+		panic(fmt.Sprintf("conv3: lengths %d, %d, %d, %d for plan %+v", len(y), len(xp), len(wp), len(bias), *p))
 	}
-	accumulate(p, y, xp, wp)
+	convolve(p, y, xp, wp, bias)
 }
 
 // AccumulateGrad adds the weight gradient of one image to dw [F,C,3,3]: with dy [F,H,W] the
@@ -140,20 +140,20 @@ func (p *Plan) AccumulateGrad(dw, dy, xp []float32) {
 }
 
 var (
-	accumulate = accumulateGo
-	grad       = gradGo
+	convolve = convolveGo
+	grad     = gradGo
 )
 
 func gradGo(p *Plan, dw, dy, xp []float32) { gradRef(p, p.C, p.F, p.W, p.H*p.W, dw, dy, xp) }
 
-func accumulateGo(p *Plan, y, xp, wp []float32) {
-	accumulateRef(p, p.C, p.F, p.W, p.H*p.W, y, xp, wp)
+func convolveGo(p *Plan, y, xp, wp, bias []float32) {
+	convolveRef(p, p.C, p.F, p.W, p.H*p.W, y, xp, wp, bias)
 }
 
-// accumulateRef is the reference of the forward kernels: y [F, hw] (planes w wide) += the
-// convolution of the padded image xp, read through t, with the packed weights wp; the same
-// sums in the same order as the AVX-512 kernels, without fused multiply-adds.
-func accumulateRef(t tapper, c, f, w, hw int, y, xp, wp []float32) {
+// convolveRef is the reference of the forward kernels: y [F, hw] (planes w wide) = the
+// convolution of the padded image xp, read through t, with the packed weights wp, plus
+// bias [F] (if not nil), added last as the AVX-512 kernels do.
+func convolveRef(t tapper, c, f, w, hw int, y, xp, wp, bias []float32) {
 	taps := c * 9
 	for fi := range f {
 		s, r := fi/TileRows, fi%TileRows
@@ -170,7 +170,10 @@ func accumulateRef(t tapper, c, f, w, hw int, y, xp, wp []float32) {
 					}
 				}
 			}
-			y[fi*hw+q] += sum
+			if bias != nil {
+				sum += bias[fi]
+			}
+			y[fi*hw+q] = sum
 		}
 	}
 }

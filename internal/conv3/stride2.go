@@ -58,13 +58,13 @@ func (p *Plan2) Pad(dst, x []float32) {
 	}
 }
 
-// Accumulate adds the convolution of one image's padded phase planes xp with packed
-// weights wp to y [F,H/2,W/2].
-func (p *Plan2) Accumulate(y, xp, wp []float32) {
-	if len(y) != p.F*p.H*p.W/4 || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() {
-		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(y), len(xp), len(wp), *p))
+// Convolve writes y [F,H/2,W/2] = the convolution of one image's padded phase planes xp with
+// packed weights wp, plus bias [F] (none if nil).
+func (p *Plan2) Convolve(y, xp, wp, bias []float32) {
+	if len(y) != p.F*p.H*p.W/4 || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() || bias != nil && len(bias) != p.F {
+		panic(fmt.Sprintf("conv3: lengths %d, %d, %d, %d for plan %+v", len(y), len(xp), len(wp), len(bias), *p))
 	}
-	accumulate2(p, y, xp, wp)
+	convolve2(p, y, xp, wp, bias)
 }
 
 // AccumulateGrad adds one image's weight gradient to dw [F,C,3,3], from dy [F,H/2,W/2] and
@@ -87,12 +87,12 @@ func (p *Plan2) tap(c, i, j int) (off int, maskLeft, maskRight bool) {
 }
 
 var (
-	accumulate2 = accumulate2Go
-	grad2       = grad2Go
+	convolve2 = convolve2Go
+	grad2     = grad2Go
 )
 
-func accumulate2Go(p *Plan2, y, xp, wp []float32) {
-	accumulateRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, y, xp, wp)
+func convolve2Go(p *Plan2, y, xp, wp, bias []float32) {
+	convolveRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, y, xp, wp, bias)
 }
 
 func grad2Go(p *Plan2, dw, dy, xp []float32) {

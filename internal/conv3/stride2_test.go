@@ -42,10 +42,15 @@ func TestPlan2MatchesDefinition(t *testing.T) {
 					}
 				}
 			}
+			bias := normals(rng, s.f)
+			for i := range wantY {
+				wantY[i] += float64(bias[i/(ho*wo)])
+				y[i] = float32(math.NaN()) // Convolve writes every output
+			}
 			xp, wp := nans(p.PaddedLen()), make([]float32, p.PackedLen())
 			p.Pad(xp, x)
 			p.PackWeights(wp, w)
-			p.Accumulate(y, xp, wp)
+			p.Convolve(y, xp, wp, bias)
 			p.AccumulateGrad(dw, dy, xp)
 			for i, v := range y {
 				if math.Abs(float64(v)-wantY[i]) > 1e-5*float64(s.c*9) {
@@ -75,7 +80,7 @@ func BenchmarkPlan2(b *testing.B) {
 		b.Run(fmt.Sprintf("forward-%dx%dx%dx%d", s.c, s.f, s.h, s.w), func(b *testing.B) {
 			for b.Loop() {
 				p.Pad(xp, x)
-				p.Accumulate(y, xp, wp)
+				p.Convolve(y, xp, wp, nil)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

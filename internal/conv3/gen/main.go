@@ -95,7 +95,7 @@ func loadMasks(b *bytes.Buffer, kind int) {
 // prologue loads the arguments common to both kernels and clears the accumulators.
 func prologue(b *bytes.Buffer, name, doc string) {
 	fmt.Fprintf(b, "\n%s", doc)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
 	b.WriteString(`	MOVQ y+0(FP), DI
 	MOVQ hwBytes+8(FP), DX
 	MOVQ x+16(FP), SI
@@ -112,13 +112,15 @@ func prologue(b *bytes.Buffer, name, doc string) {
 	}
 }
 
-// epilogue adds the accumulators to the tile of y: filter r's row at DI + r*DX.
+// epilogue writes the accumulators plus filter r's bias to the tile of y: filter r's row
+// at DI + r*DX.
 func epilogue(b *bytes.Buffer) {
-	b.WriteString("\tLEAQ (DI)(DX*2), R13\n")
+	b.WriteString("\tMOVQ bias+64(FP), AX\n\tLEAQ (DI)(DX*2), R13\n")
 	rows := []string{"(DI)", "(DI)(DX*1)", "(R13)", "(R13)(DX*1)"}
 	for r := range tileRows {
+		fmt.Fprintf(b, "\tVBROADCASTSS %d(AX), Z0\n", 4*r)
 		for v := range tileVecs {
-			fmt.Fprintf(b, "\tVADDPS %d%s, %s, %s\n", 64*v, rows[r], acc(r, v), acc(r, v))
+			fmt.Fprintf(b, "\tVADDPS Z0, %s, %s\n", acc(r, v), acc(r, v))
 			fmt.Fprintf(b, "\tVMOVUPS %s, %d%s\n", acc(r, v), 64*v, rows[r])
 		}
 	}
@@ -128,7 +130,7 @@ func epilogue(b *bytes.Buffer) {
 // stride1: tap (i, j) of channel c reads the plane shifted by i-1 rows and j-1 columns;
 // x points at the tile's first pixel of channel 0's plane.
 func stride1(b *bytes.Buffer) {
-	prologue(b, "tileS1", `// func tileS1(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16)
+	prologue(b, "tileS1", `// func tileS1(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16, bias *[4]float32)
 `)
 	b.WriteString("\tMOVQ R8, R12\n\tNEGQ R12\n")
 	var taps []tap
@@ -148,7 +150,7 @@ func stride1(b *bytes.Buffer) {
 // x points at the tile's first pixel of channel 0's P[0][0]. Tap (i, j) reads
 // P[a(i)][a(j)] shifted by d(i) rows and d(j) columns (a = 1, 0, 1; d = -1, 0, 0).
 func stride2(b *bytes.Buffer) {
-	prologue(b, "tileS2", `// func tileS2(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16)
+	prologue(b, "tileS2", `// func tileS2(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16, bias *[4]float32)
 `)
 	// index registers: R9 = P01, BX = P10, AX = P11, R13 = P10 a row up, R12 = P11 a row up
 	b.WriteString(`	LEAQ (R9)(R9*1), BX
