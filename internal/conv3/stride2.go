@@ -1,6 +1,10 @@
 package conv3
 
-import "fmt"
+import (
+	"fmt"
+
+	"xent/internal/vmath"
+)
 
 // Plan2 is a 3x3 convolution with stride 2 and padding 1, x [C,H,W] * w [F,C,3,3] ->
 // y [F,H/2,W/2] for even H and W, computed from x's four phase planes
@@ -43,16 +47,15 @@ func (p *Plan2) Pad(dst, x []float32) {
 	ho, wo := p.H/2, p.W/2
 	for c := range p.C {
 		for a := range 2 {
-			for b := range 2 {
-				plane := dst[(4*c+2*a+b)*o.stride : (4*c+2*a+b+1)*o.stride]
+			even := dst[(4*c+2*a)*o.stride : (4*c+2*a+1)*o.stride]
+			odd := dst[(4*c+2*a+1)*o.stride : (4*c+2*a+2)*o.stride]
+			for _, plane := range [2][]float32{even, odd} {
 				clear(plane[:o.before])
-				for y := range ho {
-					src, row := x[(c*p.H+2*y+a)*p.W+b:], plane[o.before+y*wo:][:wo]
-					for i := range row {
-						row[i] = src[2*i]
-					}
-				}
 				clear(plane[o.before+ho*wo:])
+			}
+			for y := range ho {
+				src := x[(c*p.H+2*y+a)*p.W:][:p.W]
+				vmath.Deinterleave32(even[o.before+y*wo:][:wo], odd[o.before+y*wo:][:wo], src)
 			}
 		}
 	}

@@ -36,3 +36,23 @@ func TestAddSpread(t *testing.T) {
 		}
 	}
 }
+
+func TestDeinterleave(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 50} {
+		src := make([]float32, 2*n)
+		for i := range src {
+			src[i] = float32(i)*0.25 - 2
+		}
+		even, odd := make([]float32, n+1), make([]float32, n+1) // one past the end must stay untouched
+		even[n], odd[n] = -7, -7
+		Deinterleave32(even[:n], odd[:n], src)
+		for i := range n {
+			if even[i] != src[2*i] || odd[i] != src[2*i+1] {
+				t.Fatalf("n %d: even[%d], odd[%d] = %v, %v, want %v, %v", n, i, i, even[i], odd[i], src[2*i], src[2*i+1])
+			}
+		}
+		if even[n] != -7 || odd[n] != -7 {
+			t.Fatalf("n %d: wrote past the end", n)
+		}
+	}
+}
