@@ -88,7 +88,7 @@ func MLP(b *Builder, x *gorgonia.Node) *gorgonia.Node {
 func CNNSmall(b *Builder, x *gorgonia.Node) *gorgonia.Node {
 	h := x
 	for i, c := range []int{32, 64, 128} {
-		h = b.MaxPool2d(b.ReLU(b.Conv2d(fmt.Sprintf("conv%d", i+1), h, c, 3, 1, 1)), 2)
+		h = b.MaxPool2d(b.Conv(fmt.Sprintf("conv%d", i+1), h, ConvConfig{Out: c, Kernel: 3, Pad: 1, ReLU: true}), 2)
 	}
 	h = b.ReLU(b.Linear("fc1", b.Flatten(h), 256))
 	return b.Linear("fc2", h, 10)
@@ -104,9 +104,10 @@ func ResNetTiny(b *Builder, x *gorgonia.Node) *gorgonia.Node {
 		if i == 0 {
 			stride = 1
 		}
-		h = b.ReLU(b.Conv2d(fmt.Sprintf("stem%d", i+1), h, c, 3, stride, 1))
-		r := b.Conv2d(fmt.Sprintf("block%d.conv2", i+1), b.ReLU(b.Conv2d(fmt.Sprintf("block%d.conv1", i+1), h, c, 3, 1, 1)), c, 3, 1, 1)
-		h = b.ReLU(b.Add(h, r))
+		// each ReLU, and the residual sum, in the pass of the convolution before it
+		h = b.Conv(fmt.Sprintf("stem%d", i+1), h, ConvConfig{Out: c, Kernel: 3, Stride: stride, Pad: 1, ReLU: true})
+		r := b.Conv(fmt.Sprintf("block%d.conv1", i+1), h, ConvConfig{Out: c, Kernel: 3, Pad: 1, ReLU: true})
+		h = b.ConvAdd(fmt.Sprintf("block%d.conv2", i+1), r, h, ConvConfig{Out: c, Kernel: 3, Pad: 1, ReLU: true})
 	}
 	return b.Linear("fc", b.GlobalAvgPool(h), 10)
 }

@@ -135,12 +135,21 @@ type ConvConfig struct {
 	// Dirac starts filter i < C as the identity on channel i (torch.nn.init.dirac_ on the
 	// first C filters, airbench's initialisation), the others as the architecture's Init.
 	Dirac bool
+	// ReLU takes max(., 0) of the output in the convolution's own pass (PyTorch's
+	// conv followed by ReLU, without a pass over the output of its own).
+	ReLU bool
 }
 
 // Conv is a convolution of x [N,C,H,W] as c says: weight name+".weight" [Out,C,K,K] and,
 // unless NoBias, name+".bias" [Out].
 func (b *Builder) Conv(name string, x *gorgonia.Node, c ConvConfig) *gorgonia.Node {
-	if !b.ok(x) || !b.layer(name) {
+	return b.ConvAdd(name, x, nil, c)
+}
+
+// ConvAdd is Conv with a residual r (the convolution's output shape) added to its output
+// before the ReLU, if c.ReLU: a residual block's y = ReLU(r + conv(x)) in one pass.
+func (b *Builder) ConvAdd(name string, x, r *gorgonia.Node, c ConvConfig) *gorgonia.Node {
+	if !b.ok(x) || !b.layer(name) || r != nil && !b.ok(r) {
 		return nil
 	}
 	if x.Shape().Dims() != 4 {
@@ -164,13 +173,22 @@ func (b *Builder) Conv(name string, x *gorgonia.Node, c ConvConfig) *gorgonia.No
 	if !b.ok(w) || (!c.NoBias && !b.ok(bias)) {
 		return nil
 	}
-	y, err := conv2d(x, w, bias, c.Stride, c.Pad)
+	y, err := convFused(x, w, bias, r, c.Stride, c.Pad, c.ReLU)
 	if err != nil {
 		return b.fail(fmt.Errorf("model: %s: %w", name, err))
 	}
 	s := y.Shape()
-	return b.add(y, nil, Layer{Name: name, Kind: fmt.Sprintf("conv%dx%d/%d", k, k, c.Stride),
-		Params: params, MACs: int64(s[1] * s[2] * s[3] * in * k * k)})
+	if r != nil && !r.Shape().Eq(s) {
+		return b.fail(fmt.Errorf("model: %s: residual %v for an output %v", name, r.Shape(), s))
+	}
+	kind := fmt.Sprintf("conv%dx%d/%d", k, k, c.Stride)
+	if r != nil {
+		kind += "+residual"
+	}
+	if c.ReLU {
+		kind += "+relu"
+	}
+	return b.add(y, nil, Layer{Name: name, Kind: kind, Params: params, MACs: int64(s[1] * s[2] * s[3] * in * k * k)})
 }
 
 // BatchNorm2d normalises each channel of x [N,C,H,W]: batch statistics in the training

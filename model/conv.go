@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"xent/internal/blas"
+	"xent/internal/conv3"
 	"xent/internal/graphop"
 	"xent/internal/parallel"
 	"xent/internal/vmath"
@@ -169,11 +170,17 @@ const minGemmCols = 256
 //
 // Float32 3x3 convolutions with padding 1 take package conv3's direct kernels instead where
 // they apply (directFor): no im2col, one image at a time.
+//
+// The output can be finished in the same pass, y = ReLU(conv + b + r) for a residual r and a
+// fused ReLU (either optional): no separate pass reads and writes it. The backward then
+// starts from dy * [y > 0], which is also r's gradient.
 type convKernel[T graphop.Float] struct {
 	g          convGeom
 	stride     int
 	pad        int
 	noBias     bool
+	residual   bool      // a last input r [N,F,HO,WO] is added to the output
+	relu       bool      // the output is max(., 0) of the sum
 	group      int       // images per GEMM (1 unless planes are small)
 	bufs       sync.Pool // *convBufs, one per running chunk
 	parts      []T       // [dwGroups, F, CKK]: each group's share of dw
@@ -184,6 +191,11 @@ type convKernel[T graphop.Float] struct {
 	gt         convGeom    // its geometry: dy [N,F,H,W] * wt
 	direct     *directConv // the forward (or dx) without im2col, when it applies
 	b          []T         // the bias (nil without)
+	r          []T         // the residual (nil without)
+	masked     bool        // dym (and dr) hold this step's output gradient through the ReLU
+	dym        []T         // dy * [y > 0] (with relu)
+
+	dr4 *tensor.Dense // the residual's gradient
 
 	y4, dx4  *tensor.Dense
 	dw4, db1 *tensor.Dense
@@ -263,7 +275,8 @@ func (k *convKernel[T]) Run(lo, hi int) {
 		pad := any(b.pad).([]float32)
 		for n := lo; n < hi; n++ {
 			if k.pass == 0 {
-				k.direct.forward(any(k.y).([]float32), any(k.x).([]float32), any(k.b).([]float32), pad, n)
+				e := conv3.Epilogue{Bias: any(k.b).([]float32), Add: any(k.r).([]float32), ReLU: k.relu}
+				k.direct.forward(any(k.y).([]float32), any(k.x).([]float32), pad, n, e)
 			} else {
 				k.direct.backward(any(k.dx).([]float32), any(k.dy).([]float32), pad, n)
 			}
@@ -275,7 +288,10 @@ func (k *convKernel[T]) Run(lo, hi int) {
 		k.initOutput(lo*k.group, min(g.n, hi*k.group))
 		for grp := lo; grp < hi; grp++ {
 			convolveGroup(k.y, k.x, k.w, g.f, g, grp*k.group, min(g.n, (grp+1)*k.group), b, !k.noBias)
+			k.finish(grp*k.group, min(g.n, (grp+1)*k.group))
 		}
+	case 4:
+		k.maskGrad(lo, hi)
 	case 1:
 		if k.wt != nil { // same-padded, stride 1: dx is a convolution of dy with the flipped kernel
 			for grp := lo; grp < hi; grp++ {
@@ -295,8 +311,8 @@ func (k *convKernel[T]) Run(lo, hi int) {
 			clear(part)
 			end := (grp + 1) * g.n / dwGroups
 			if k.direct != nil && k.direct.grad {
-				for n := grp * g.n / dwGroups; n < end; n++ {
-					k.direct.weightGrad(any(part).([]float32), any(k.dy).([]float32), any(k.x).([]float32), any(b.pad).([]float32), n)
+				for n := grp * g.n / dwGroups; n < end; n += k.direct.gradRun {
+					k.direct.weightGrad(any(part).([]float32), any(k.dy).([]float32), any(k.x).([]float32), any(b.pad).([]float32), n, min(end, n+k.direct.gradRun))
 				}
 				continue
 			}
@@ -318,6 +334,34 @@ func (k *convKernel[T]) Run(lo, hi int) {
 				blas.Gemm(false, true, g.f, g.ckk, ld, 1, dy, ld, b.col, ld, 1, part, g.ckk)
 			}
 		}
+	}
+}
+
+// finish adds the residual to the outputs of images [n0, n1) and applies the ReLU, as the
+// direct kernel's epilogue does.
+func (k *convKernel[T]) finish(n0, n1 int) {
+	y := k.y[n0*k.g.o : n1*k.g.o]
+	if k.r != nil {
+		for i, v := range k.r[n0*k.g.o : n1*k.g.o] {
+			y[i] += v
+		}
+	}
+	if k.relu {
+		reluInPlace(y)
+	}
+}
+
+// maskGrad writes, for images [n0, n1), dym = dy * [y > 0] (with the ReLU) and the
+// residual's gradient dr = dym.
+func (k *convKernel[T]) maskGrad(n0, n1 int) {
+	lo, hi := n0*k.g.o, n1*k.g.o
+	dy := k.dy[lo:hi]
+	if k.relu {
+		reluGrad(k.dym[lo:hi], k.y[lo:hi], dy)
+		dy = k.dym[lo:hi]
+	}
+	if k.residual {
+		copy(k.dr4.Data().([]T)[lo:hi], dy)
 	}
 }
 
@@ -361,14 +405,18 @@ func fill[T graphop.Float](s []T, v T) {
 }
 
 func (k *convKernel[T]) String() string {
-	return fmt.Sprintf("xent.Conv2d{stride=%d pad=%d nobias=%v}", k.stride, k.pad, k.noBias)
+	return fmt.Sprintf("xent.Conv2d{stride=%d pad=%d nobias=%v residual=%v relu=%v}", k.stride, k.pad, k.noBias, k.residual, k.relu)
 }
 
 func (k *convKernel[T]) Types() ([]hm.Type, hm.Type) {
-	if k.noBias {
-		return []hm.Type{tensor4, tensor4}, tensor4
+	in := []hm.Type{tensor4, tensor4}
+	if !k.noBias {
+		in = append(in, vectorA)
 	}
-	return []hm.Type{tensor4, tensor4, vectorA}, tensor4
+	if k.residual {
+		in = append(in, tensor4)
+	}
+	return in, tensor4
 }
 
 func (k *convKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
@@ -380,10 +428,12 @@ func (k *convKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 }
 
 func (k *convKernel[T]) DiffWRT() []bool {
-	if k.noBias {
-		return []bool{true, true}
+	in, _ := k.Types()
+	d := make([]bool, len(in))
+	for i := range d {
+		d[i] = true
 	}
-	return []bool{true, true, true}
+	return d
 }
 
 // bind reads the inputs (and, for a backward pass, the upstream gradient).
@@ -407,10 +457,27 @@ func (k *convKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) (b []T, e
 			return nil, err
 		}
 	}
+	k.r = nil
+	if k.residual {
+		if k.r, err = graphop.Data[T](in[k.residualInput()], "conv residual"); err != nil {
+			return nil, err
+		}
+		if len(k.r) != k.g.n*k.g.o {
+			return nil, fmt.Errorf("conv residual of %d values for an output of %d", len(k.r), k.g.n*k.g.o)
+		}
+	}
 	if grad != nil {
 		k.dy, err = graphop.Data[T](grad, "conv output gradient")
 	}
 	return b, err
+}
+
+// residualInput is the residual's index among the inputs.
+func (k *convKernel[T]) residualInput() int {
+	if k.noBias {
+		return 2
+	}
+	return 3
 }
 
 func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
@@ -423,6 +490,7 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	k.y = k.y4.Data().([]T)
 	k.b = b
 	k.pass = 0
+	k.masked = false
 	if k.direct != nil {
 		k.direct.packForward(any(k.w).([]float32))
 		parallel.For(g.n, 1, k)
@@ -437,6 +505,25 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		return nil, err
 	}
 	g := &k.g
+	if k.relu || k.residual {
+		if !k.masked { // the first gradient of this step: dy through the ReLU, once
+			if k.relu && len(k.dym) != len(k.dy) {
+				k.dym = make([]T, len(k.dy))
+			}
+			if k.residual {
+				k.dr4 = graphop.Reused[T](k.dr4, g.n, g.f, g.ho, g.wo)
+			}
+			k.pass = 4
+			parallel.For(g.n, 1, k)
+			k.masked = true
+		}
+		if k.relu {
+			k.dy = k.dym
+		}
+		if k.residual && wrt == k.residualInput() {
+			return k.dr4, nil
+		}
+	}
 	switch wrt {
 	case 0:
 		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
@@ -500,14 +587,52 @@ func (k *convKernel[T]) flipKernel() {
 
 // conv2d adds a convolution node: x [N,C,H,W], w [F,C,KH,KW], b [F] or nil for none.
 func conv2d(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
+	return convFused(x, w, b, nil, stride, pad, false)
+}
+
+// convFused adds a convolution node whose output is finished in its own pass: plus r
+// [N,F,HO,WO] unless nil (a residual), then max(., 0) if relu.
+func convFused(x, w, b, r *gorgonia.Node, stride, pad int, relu bool) (*gorgonia.Node, error) {
 	var k graphop.Kernel
 	if x.Dtype() == tensor.Float64 {
-		k = &convKernel[float64]{stride: stride, pad: pad, noBias: b == nil}
+		k = &convKernel[float64]{stride: stride, pad: pad, noBias: b == nil, residual: r != nil, relu: relu}
 	} else {
-		k = &convKernel[float32]{stride: stride, pad: pad, noBias: b == nil}
+		k = &convKernel[float32]{stride: stride, pad: pad, noBias: b == nil, residual: r != nil, relu: relu}
 	}
-	if b == nil {
-		return graphop.Apply(k, x, w)
+	in := []*gorgonia.Node{x, w}
+	if b != nil {
+		in = append(in, b)
 	}
-	return graphop.Apply(k, x, w, b)
+	if r != nil {
+		in = append(in, r)
+	}
+	return graphop.Apply(k, in...)
+}
+
+// reluInPlace sets y to max(y, 0) (a NaN stays NaN, as in reluKernel).
+func reluInPlace[T graphop.Float](y []T) {
+	if y32, ok := any(y).([]float32); ok {
+		vmath.ReLU32(y32, y32)
+		return
+	}
+	for i, v := range y {
+		if !(v > 0) && v == v {
+			y[i] = 0
+		}
+	}
+}
+
+// reluGrad writes dx = dy * [y > 0].
+func reluGrad[T graphop.Float](dx, y, dy []T) {
+	if dx32, ok := any(dx).([]float32); ok {
+		vmath.ReLUGrad32(dx32, any(y).([]float32), any(dy).([]float32))
+		return
+	}
+	for i, v := range y {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
 }

@@ -10,11 +10,10 @@ import (
 // tiles they fill better.
 const minDirectPixels = 64
 
-// minDirectGradPixels is the smallest output plane whose weight gradient the direct kernel
-// takes: it sums its 16 lanes once per filter, channel and row of taps, which on smaller
-// planes costs more than it saves (conv3 benchmarks: 117 GFLOP/s on 32x32 planes, 91 on
-// 16x16, 45 on 8x8; stride 2: 68 on 16x16 outputs, 39 on 8x8).
-const minDirectGradPixels = 256
+// gradPixels is how many output pixels the weight gradient kernel takes at least, in runs of
+// whole images: it sums its 16 lanes once per run (and filter, channel and row of taps), so
+// small planes come several images at a time.
+const gradPixels = 1024
 
 // directPlan is a convolution of one image by package conv3: conv3.Plan (stride 1) or
 // conv3.Plan2 (stride 2).
@@ -23,16 +22,17 @@ type directPlan interface {
 	PackedLen() int
 	PackWeights(dst, w []float32)
 	Pad(dst, x []float32)
-	Convolve(y, xp, wp, bias []float32)
+	Convolve(y, xp, wp []float32, e conv3.Epilogue)
 	AccumulateGrad(dw, dy, xp []float32)
 }
 
 // directConv runs a float32 3x3 convolution with padding 1 without im2col (package conv3):
 // the forward; for stride 1, dx as the convolution of dy with the kernel rotated by 180
 // degrees and its channels swapped (see flipKernel; stride 2 takes col2im for dx); and on
-// output planes of at least minDirectGradPixels (a multiple of 16), dw.
+// output planes of a multiple of 16 pixels, dw, gradRun images at a time.
 type directConv struct {
 	grad    bool        // dw too
+	gradRun int         // images per call of the weight gradient kernel
 	fwd     directPlan  // x [C,H,W] -> y [F,HO,WO]
 	bwd     *conv3.Plan // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
 	in, out int         // C*H*W, F*HO*WO
@@ -55,7 +55,7 @@ func directFor[T graphop.Float](prev *directConv, g *convGeom) (*directConv, err
 	if prev != nil && prev.shape == shape {
 		return prev, nil
 	}
-	d := &directConv{grad: g.hw >= minDirectGradPixels && g.hw%16 == 0, in: g.chw, out: g.o, shape: shape}
+	d := &directConv{grad: g.hw%16 == 0, gradRun: (gradPixels + g.hw - 1) / g.hw, in: g.chw, out: g.o, shape: shape}
 	var err error
 	if g.stride == 2 {
 		d.fwd, err = conv3.NewPlan2(g.c, g.f, g.h, g.w)
@@ -74,12 +74,16 @@ func directFor[T graphop.Float](prev *directConv, g *convGeom) (*directConv, err
 	return d, nil
 }
 
-// paddedLen is the scratch one image needs.
+// paddedLen is the scratch a chunk needs: one image's padded copy, or a run's for dw.
 func (d *directConv) paddedLen() int {
-	if d.bwd == nil {
-		return d.fwd.PaddedLen()
+	n := d.fwd.PaddedLen()
+	if d.grad {
+		n *= d.gradRun
 	}
-	return max(d.fwd.PaddedLen(), d.bwd.PaddedLen())
+	if d.bwd != nil {
+		n = max(n, d.bwd.PaddedLen())
+	}
+	return n
 }
 
 // packForward packs w [F,C,3,3] for the forward.
@@ -88,24 +92,30 @@ func (d *directConv) packForward(w []float32) { d.fwd.PackWeights(d.wp, w) }
 // packBackward packs the flipped kernel wt [C,F,3,3] (see flipKernel) for dx.
 func (d *directConv) packBackward(wt []float32) { d.bwd.PackWeights(d.wtp, wt) }
 
-// forward writes image n's convolution plus bias [F] (none if nil) to y [N,F,HO,WO], pad
-// being scratch of paddedLen.
-func (d *directConv) forward(y, x, bias, pad []float32, n int) {
+// forward writes image n's convolution to y [N,F,HO,WO], finished by e (whose residual, if
+// any, is the batch's [N,F,HO,WO]), pad being scratch of paddedLen.
+func (d *directConv) forward(y, x, pad []float32, n int, e conv3.Epilogue) {
 	xp := pad[:d.fwd.PaddedLen()]
 	d.fwd.Pad(xp, x[n*d.in:(n+1)*d.in])
-	d.fwd.Convolve(y[n*d.out:(n+1)*d.out], xp, d.wp, bias)
+	if e.Add != nil {
+		e.Add = e.Add[n*d.out : (n+1)*d.out]
+	}
+	d.fwd.Convolve(y[n*d.out:(n+1)*d.out], xp, d.wp, e)
 }
 
 // backward writes image n's dx to dx [N,C,H,W] from dy [N,F,H,W]; stride 1 only.
 func (d *directConv) backward(dx, dy, pad []float32, n int) {
 	xp := pad[:d.bwd.PaddedLen()]
 	d.bwd.Pad(xp, dy[n*d.out:(n+1)*d.out])
-	d.bwd.Convolve(dx[n*d.in:(n+1)*d.in], xp, d.wtp, nil)
+	d.bwd.Convolve(dx[n*d.in:(n+1)*d.in], xp, d.wtp, conv3.Epilogue{})
 }
 
-// weightGrad adds image n's share of dw [F,C,3,3] from dy [N,F,HO,WO] and x [N,C,H,W].
-func (d *directConv) weightGrad(dw, dy, x, pad []float32, n int) {
-	xp := pad[:d.fwd.PaddedLen()]
-	d.fwd.Pad(xp, x[n*d.in:(n+1)*d.in])
-	d.fwd.AccumulateGrad(dw, dy[n*d.out:(n+1)*d.out], xp)
+// weightGrad adds the share of images [n0, n1) (at most gradRun) of dw [F,C,3,3], from dy
+// [N,F,HO,WO] and x [N,C,H,W].
+func (d *directConv) weightGrad(dw, dy, x, pad []float32, n0, n1 int) {
+	size := d.fwd.PaddedLen()
+	for n := n0; n < n1; n++ {
+		d.fwd.Pad(pad[(n-n0)*size:(n-n0+1)*size], x[n*d.in:(n+1)*d.in])
+	}
+	d.fwd.AccumulateGrad(dw, dy[n0*d.out:n1*d.out], pad[:(n1-n0)*size])
 }

@@ -131,6 +131,17 @@ func TestConv2d(t *testing.T) {
 			func(d [][]float64) []float64 {
 				return refConv(d[0], d[1], d[2], tc.n, tc.c, tc.h, tc.w, tc.f, tc.k, tc.s, tc.p)
 			})
+		// a residual and a ReLU fused in: y = ReLU(conv(x) + b + r)
+		ho, wo := (tc.h+2*tc.p-tc.k)/tc.s+1, (tc.w+2*tc.p-tc.k)/tc.s+1
+		opCheck(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}, {tc.f}, {tc.n, tc.f, ho, wo}}, []int{0, 1, 2, 3},
+			func(in []*G.Node) (*G.Node, error) { return convFused(in[0], in[1], in[2], in[3], tc.s, tc.p, true) },
+			func(d [][]float64) []float64 {
+				y := refConv(d[0], d[1], d[2], tc.n, tc.c, tc.h, tc.w, tc.f, tc.k, tc.s, tc.p)
+				for i := range y {
+					y[i] = max(0, y[i]+d[3][i])
+				}
+				return y
+			})
 		// without a bias: two inputs, the GEMM writes instead of accumulating
 		opCheck(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}}, []int{0, 1},
 			func(in []*G.Node) (*G.Node, error) { return conv2d(in[0], in[1], nil, tc.s, tc.p) },
@@ -323,9 +334,10 @@ func TestGELU(t *testing.T) {
 		})
 }
 
-// convRun returns a convolution's output and the gradients of sum(y * r) for x, w and b
-// (when bias), computed in dtype from the same float64 data.
-func convRun(t *testing.T, dt tensor.Dtype, shapes [][]int, data [][]float64, r []float64, s, p int, bias bool) [][]float64 {
+// convRun returns a convolution's output and the gradients of sum(y * r) for x, w, b
+// (when bias) and the residual res (unless nil; then the output is finished by a ReLU in the
+// convolution), computed in dtype from the same float64 data.
+func convRun(t *testing.T, dt tensor.Dtype, shapes [][]int, data [][]float64, r []float64, s, p int, bias bool, residual []float64) [][]float64 {
 	t.Helper()
 	g := G.NewGraph()
 	node := func(name string, shape []int, d []float64) *G.Node {
@@ -347,7 +359,13 @@ func convRun(t *testing.T, dt tensor.Dtype, shapes [][]int, data [][]float64, r 
 		b = node("b", shapes[2], data[2])
 		in = append(in, b)
 	}
-	out, err := conv2d(in[0], in[1], b, s, p)
+	var rn *G.Node
+	if residual != nil {
+		ho, wo := (shapes[0][2]+2*p-shapes[1][2])/s+1, (shapes[0][3]+2*p-shapes[1][3])/s+1
+		rn = node("res", []int{shapes[0][0], shapes[1][0], ho, wo}, residual)
+		in = append(in, rn)
+	}
+	out, err := convFused(in[0], in[1], b, rn, s, p, residual != nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,13 +424,30 @@ func TestConv2dFloat32(t *testing.T) {
 		for i := range r {
 			r[i] = rng.NormFloat64()
 		}
-		for _, bias := range []bool{true, false} {
-			want := convRun(t, tensor.Float64, shapes, data, r, tc.s, tc.p, bias)
-			got := convRun(t, tensor.Float32, shapes, data, r, tc.s, tc.p, bias)
-			for v, name := range []string{"y", "dx", "dw", "db"}[:len(want)] {
-				for i := range want[v] {
-					if d := math.Abs(got[v][i] - want[v][i]); d > 2e-5*math.Max(8, math.Abs(want[v][i])) {
-						t.Fatalf("%+v bias %v: %s[%d] = %v in float32, %v in float64", tc, bias, name, i, got[v][i], want[v][i])
+		res := make([]float64, len(r)) // a residual, for the fused residual + ReLU
+		for i := range res {
+			res[i] = 2 * rng.NormFloat64()
+		}
+		for _, v := range []struct {
+			bias bool
+			res  []float64
+		}{{true, nil}, {false, nil}, {true, res}, {false, res}} {
+			want := convRun(t, tensor.Float64, shapes, data, r, tc.s, tc.p, v.bias, v.res)
+			got := convRun(t, tensor.Float32, shapes, data, r, tc.s, tc.p, v.bias, v.res)
+			names := []string{"y", "dx", "dw"}
+			if v.bias {
+				names = append(names, "db")
+			}
+			if v.res != nil {
+				names = append(names, "dres")
+			}
+			if len(want) != len(names) {
+				t.Fatalf("%d results, want %d", len(want), len(names))
+			}
+			for k, name := range names {
+				for i := range want[k] {
+					if d := math.Abs(got[k][i] - want[k][i]); d > 2e-5*math.Max(8, math.Abs(want[k][i])) {
+						t.Fatalf("%+v bias %v residual+relu %v: %s[%d] = %v in float32, %v in float64", tc, v.bias, v.res != nil, name, i, got[k][i], want[k][i])
 					}
 				}
 			}

@@ -119,24 +119,57 @@ func packWeights(dst, w []float32, c, f int) {
 // Fast says whether the AVX-512 kernel runs.
 var Fast = false
 
-// Convolve writes y [F,H,W] = the convolution of one padded image xp [PaddedLen] with packed
-// weights wp [PackedLen], plus bias [F] (none if nil) on each filter's plane.
-func (p *Plan) Convolve(y, xp, wp, bias []float32) {
-	if len(y) != p.F*p.H*p.W || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() || bias != nil && len(bias) != p.F {
-		panic(fmt.Sprintf("conv3: lengths %d, %d, %d, %d for plan %+v", len(y), len(xp), len(wp), len(bias), *p))
-	}
-	convolve(p, y, xp, wp, bias)
+// Epilogue is what Convolve does to each output after the sum over the taps, in this
+// order: adds Bias[f] (if not nil), adds Add[f,p] (if not nil: a residual [F,HO,WO]), and
+// takes max(., 0) if ReLU (a NaN stays NaN, as in vmath.ReLU32).
+type Epilogue struct {
+	Bias, Add []float32
+	ReLU      bool
 }
 
-// AccumulateGrad adds the weight gradient of one image to dw [F,C,3,3]: with dy [F,H,W] the
-// gradient of y and xp the padded image,
+// check panics unless e fits f filters of hw pixels.
+func (e *Epilogue) check(f, hw int) {
+	if e.Bias != nil && len(e.Bias) != f || e.Add != nil && len(e.Add) != f*hw {
+		panic(fmt.Sprintf("conv3: bias %d and residual %d for %d filters of %d pixels", len(e.Bias), len(e.Add), f, hw))
+	}
+}
+
+// finish applies e to v, output pixel q of filter f.
+func (e *Epilogue) finish(v float32, f, hw, q int) float32 {
+	if e.Bias != nil {
+		v += e.Bias[f]
+	}
+	if e.Add != nil {
+		v += e.Add[f*hw+q]
+	}
+	if e.ReLU && !(v > 0) && v == v {
+		v = 0
+	}
+	return v
+}
+
+// Convolve writes y [F,H,W] = the convolution of one padded image xp [PaddedLen] with packed
+// weights wp [PackedLen], finished as e says.
+func (p *Plan) Convolve(y, xp, wp []float32, e Epilogue) {
+	if len(y) != p.F*p.H*p.W || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() {
+		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(y), len(xp), len(wp), *p))
+	}
+	e.check(p.F, p.H*p.W)
+	convolve(p, y, xp, wp, &e)
+}
+
+// AccumulateGrad adds the weight gradient of a run of images to dw [F,C,3,3]: with dy
+// [images][F,H,W] the gradient of y and xp [images][PaddedLen] the padded images,
 //
-//	dw[f, c, i, j] += sum_p dy[f, p] * x[c, p + (i-1)*W + (j-1)]   (0 outside the plane)
+//	dw[f, c, i, j] += sum_{n,p} dy[n, f, p] * x[n, c, p + (i-1)*W + (j-1)]   (0 outside the plane)
+//
+// The fast kernel sums its lanes once per run: runs of a few images make small planes pay.
 func (p *Plan) AccumulateGrad(dw, dy, xp []float32) {
-	if len(dw) != p.F*p.C*9 || len(dy) != p.F*p.H*p.W || len(xp) != p.PaddedLen() {
+	images := len(xp) / p.PaddedLen()
+	if len(dw) != p.F*p.C*9 || len(dy) != images*p.F*p.H*p.W || len(xp) != images*p.PaddedLen() {
 		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(dw), len(dy), len(xp), *p))
 	}
-	grad(p, dw, dy, xp)
+	grad(p, dw, dy, xp, images)
 }
 
 var (
@@ -144,16 +177,18 @@ var (
 	grad     = gradGo
 )
 
-func gradGo(p *Plan, dw, dy, xp []float32) { gradRef(p, p.C, p.F, p.W, p.H*p.W, dw, dy, xp) }
+func gradGo(p *Plan, dw, dy, xp []float32, images int) {
+	gradRef(p, p.C, p.F, p.W, p.H*p.W, p.PaddedLen(), images, dw, dy, xp)
+}
 
-func convolveGo(p *Plan, y, xp, wp, bias []float32) {
-	convolveRef(p, p.C, p.F, p.W, p.H*p.W, y, xp, wp, bias)
+func convolveGo(p *Plan, y, xp, wp []float32, e *Epilogue) {
+	convolveRef(p, p.C, p.F, p.W, p.H*p.W, y, xp, wp, e)
 }
 
 // convolveRef is the reference of the forward kernels: y [F, hw] (planes w wide) = the
-// convolution of the padded image xp, read through t, with the packed weights wp, plus
-// bias [F] (if not nil), added last as the AVX-512 kernels do.
-func convolveRef(t tapper, c, f, w, hw int, y, xp, wp, bias []float32) {
+// convolution of the padded image xp, read through t, with the packed weights wp, finished
+// by e.
+func convolveRef(t tapper, c, f, w, hw int, y, xp, wp []float32, e *Epilogue) {
 	taps := c * 9
 	for fi := range f {
 		s, r := fi/TileRows, fi%TileRows
@@ -170,29 +205,30 @@ func convolveRef(t tapper, c, f, w, hw int, y, xp, wp, bias []float32) {
 					}
 				}
 			}
-			if bias != nil {
-				sum += bias[fi]
-			}
-			y[fi*hw+q] = sum
+			y[fi*hw+q] = e.finish(sum, fi, hw, q)
 		}
 	}
 }
 
-// gradRef is the reference of the gradient kernels: dw [F,C,3,3] += sum over the output
-// pixels q of dy [F, hw] times the tap, read through t.
-func gradRef(t tapper, c, f, w, hw int, dw, dy, xp []float32) {
-	for fi := range f {
-		for ci := range c {
-			for i := range 3 {
-				for j := range 3 {
-					off, left, right := t.tap(ci, i, j)
-					var sum float32
-					for q := range hw {
-						if !(left && q%w == 0 || right && q%w == w-1) {
-							sum += dy[fi*hw+q] * xp[off+q]
+// gradRef is the reference of the gradient kernels: dw [F,C,3,3] += sum over the images
+// (dy [images][F, hw], xp [images][xLen]) and output pixels q of dy times the tap, read
+// through t.
+func gradRef(t tapper, c, f, w, hw, xLen, images int, dw, dy, xp []float32) {
+	for n := range images {
+		dyn, xn := dy[n*f*hw:(n+1)*f*hw], xp[n*xLen:(n+1)*xLen]
+		for fi := range f {
+			for ci := range c {
+				for i := range 3 {
+					for j := range 3 {
+						off, left, right := t.tap(ci, i, j)
+						var sum float32
+						for q := range hw {
+							if !(left && q%w == 0 || right && q%w == w-1) {
+								sum += dyn[fi*hw+q] * xn[off+q]
+							}
 						}
+						dw[(fi*c+ci)*9+i*3+j] += sum
 					}
-					dw[(fi*c+ci)*9+i*3+j] += sum
 				}
 			}
 		}

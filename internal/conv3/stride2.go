@@ -62,21 +62,23 @@ func (p *Plan2) Pad(dst, x []float32) {
 }
 
 // Convolve writes y [F,H/2,W/2] = the convolution of one image's padded phase planes xp with
-// packed weights wp, plus bias [F] (none if nil).
-func (p *Plan2) Convolve(y, xp, wp, bias []float32) {
-	if len(y) != p.F*p.H*p.W/4 || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() || bias != nil && len(bias) != p.F {
-		panic(fmt.Sprintf("conv3: lengths %d, %d, %d, %d for plan %+v", len(y), len(xp), len(wp), len(bias), *p))
+// packed weights wp, finished as e says.
+func (p *Plan2) Convolve(y, xp, wp []float32, e Epilogue) {
+	if len(y) != p.F*p.H*p.W/4 || len(xp) != p.PaddedLen() || len(wp) != p.PackedLen() {
+		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(y), len(xp), len(wp), *p))
 	}
-	convolve2(p, y, xp, wp, bias)
+	e.check(p.F, p.H*p.W/4)
+	convolve2(p, y, xp, wp, &e)
 }
 
-// AccumulateGrad adds one image's weight gradient to dw [F,C,3,3], from dy [F,H/2,W/2] and
-// the image's padded phase planes xp.
+// AccumulateGrad adds the weight gradient of a run of images to dw [F,C,3,3], from dy
+// [images][F,H/2,W/2] and their padded phase planes xp [images][PaddedLen].
 func (p *Plan2) AccumulateGrad(dw, dy, xp []float32) {
-	if len(dw) != p.F*p.C*9 || len(dy) != p.F*p.H*p.W/4 || len(xp) != p.PaddedLen() {
+	images := len(xp) / p.PaddedLen()
+	if len(dw) != p.F*p.C*9 || len(dy) != images*p.F*p.H*p.W/4 || len(xp) != images*p.PaddedLen() {
 		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(dw), len(dy), len(xp), *p))
 	}
-	grad2(p, dw, dy, xp)
+	grad2(p, dw, dy, xp, images)
 }
 
 // tap is P[a(i)][a(j)][c] shifted by d(i) rows and d(j) columns; only the column shift
@@ -94,10 +96,10 @@ var (
 	grad2     = grad2Go
 )
 
-func convolve2Go(p *Plan2, y, xp, wp, bias []float32) {
-	convolveRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, y, xp, wp, bias)
+func convolve2Go(p *Plan2, y, xp, wp []float32, e *Epilogue) {
+	convolveRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, y, xp, wp, e)
 }
 
-func grad2Go(p *Plan2, dw, dy, xp []float32) {
-	gradRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, dw, dy, xp)
+func grad2Go(p *Plan2, dw, dy, xp []float32, images int) {
+	gradRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, p.PaddedLen(), images, dw, dy, xp)
 }

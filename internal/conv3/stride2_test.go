@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -42,24 +43,31 @@ func TestPlan2MatchesDefinition(t *testing.T) {
 					}
 				}
 			}
-			bias := normals(rng, s.f)
-			for i := range wantY {
-				wantY[i] += float64(bias[i/(ho*wo)])
-				y[i] = float32(math.NaN()) // Convolve writes every output
-			}
 			xp, wp := nans(p.PaddedLen()), make([]float32, p.PackedLen())
 			p.Pad(xp, x)
 			p.PackWeights(wp, w)
-			p.Convolve(y, xp, wp, bias)
-			p.AccumulateGrad(dw, dy, xp)
-			for i, v := range y {
-				if math.Abs(float64(v)-wantY[i]) > 1e-5*float64(s.c*9) {
-					t.Fatalf("y[%d] = %v, want %v", i, v, wantY[i])
+			for _, ep := range epilogues {
+				want, e := finished(rng, wantY, s.f, ho*wo, ep.bias, ep.add, ep.relu)
+				y := nans(len(y)) // Convolve writes every output
+				p.Convolve(y, xp, wp, e)
+				for i, v := range y {
+					if math.Abs(float64(v)-want[i]) > 1e-5*float64(s.c*9) {
+						t.Fatalf("%s: y[%d] = %v, want %v", ep.name, i, v, want[i])
+					}
 				}
 			}
+			p.AccumulateGrad(dw, dy, xp)
 			for i, v := range dw {
 				if math.Abs(float64(v)-wantDW[i]) > 1e-5*float64(ho*wo) {
 					t.Fatalf("dw[%d] = %v, want %v", i, v, wantDW[i])
+				}
+			}
+			// a run of three images, the same one: three times the gradient
+			dw3 := make([]float32, len(dw))
+			p.AccumulateGrad(dw3, slices.Concat(dy, dy, dy), slices.Concat(xp, xp, xp))
+			for i, v := range dw3 {
+				if math.Abs(float64(v)-3*wantDW[i]) > 3e-5*float64(ho*wo) {
+					t.Fatalf("run of 3: dw[%d] = %v, want %v", i, v, 3*wantDW[i])
 				}
 			}
 		})
@@ -80,7 +88,7 @@ func BenchmarkPlan2(b *testing.B) {
 		b.Run(fmt.Sprintf("forward-%dx%dx%dx%d", s.c, s.f, s.h, s.w), func(b *testing.B) {
 			for b.Loop() {
 				p.Pad(xp, x)
-				p.Convolve(y, xp, wp, nil)
+				p.Convolve(y, xp, wp, Epilogue{})
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

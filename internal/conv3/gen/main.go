@@ -25,6 +25,7 @@ func main() {
 `)
 	stride1(&b)
 	stride2(&b)
+	gradTile(&b)
 	if err := os.WriteFile("tile_amd64.s", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func loadMasks(b *bytes.Buffer, kind int) {
 // prologue loads the arguments common to both kernels and clears the accumulators.
 func prologue(b *bytes.Buffer, name, doc string) {
 	fmt.Fprintf(b, "\n%s", doc)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
 	b.WriteString(`	MOVQ y+0(FP), DI
 	MOVQ hwBytes+8(FP), DX
 	MOVQ x+16(FP), SI
@@ -112,15 +113,40 @@ func prologue(b *bytes.Buffer, name, doc string) {
 	}
 }
 
-// epilogue writes the accumulators plus filter r's bias to the tile of y: filter r's row
-// at DI + r*DX.
-func epilogue(b *bytes.Buffer) {
-	b.WriteString("\tMOVQ bias+64(FP), AX\n\tLEAQ (DI)(DX*2), R13\n")
-	rows := []string{"(DI)", "(DI)(DX*1)", "(R13)", "(R13)(DX*1)"}
+// epilogue finishes the tile of y (filter r's row at DI + r*DX): adds filter r's bias,
+// then, if add is not nil, the tile of add (rows DX apart too), then, if relu is not 0,
+// takes max(0, .) (VMAXPS returns its second operand, the sum, when that is NaN: a NaN
+// stays NaN), and stores.
+func epilogue(b *bytes.Buffer, name string) {
+	b.WriteString(`	MOVQ bias+64(FP), AX
+	MOVQ add+72(FP), BX
+	MOVQ relu+80(FP), CX
+	LEAQ (DI)(DX*2), R13
+	LEAQ (BX)(DX*2), R12
+`)
 	for r := range tileRows {
 		fmt.Fprintf(b, "\tVBROADCASTSS %d(AX), Z0\n", 4*r)
 		for v := range tileVecs {
 			fmt.Fprintf(b, "\tVADDPS Z0, %s, %s\n", acc(r, v), acc(r, v))
+		}
+	}
+	fmt.Fprintf(b, "\tTESTQ BX, BX\n\tJZ %s_noadd\n", name)
+	adds := []string{"(BX)", "(BX)(DX*1)", "(R12)", "(R12)(DX*1)"}
+	for r := range tileRows {
+		for v := range tileVecs {
+			fmt.Fprintf(b, "\tVADDPS %d%s, %s, %s\n", 64*v, adds[r], acc(r, v), acc(r, v))
+		}
+	}
+	fmt.Fprintf(b, "%s_noadd:\n\tTESTQ CX, CX\n\tJZ %s_norelu\n\tVPXORD Z0, Z0, Z0\n", name, name)
+	for r := range tileRows {
+		for v := range tileVecs {
+			fmt.Fprintf(b, "\tVMAXPS %s, Z0, %s\n", acc(r, v), acc(r, v))
+		}
+	}
+	fmt.Fprintf(b, "%s_norelu:\n", name)
+	rows := []string{"(DI)", "(DI)(DX*1)", "(R13)", "(R13)(DX*1)"}
+	for r := range tileRows {
+		for v := range tileVecs {
 			fmt.Fprintf(b, "\tVMOVUPS %s, %d%s\n", acc(r, v), 64*v, rows[r])
 		}
 	}
@@ -130,7 +156,7 @@ func epilogue(b *bytes.Buffer) {
 // stride1: tap (i, j) of channel c reads the plane shifted by i-1 rows and j-1 columns;
 // x points at the tile's first pixel of channel 0's plane.
 func stride1(b *bytes.Buffer) {
-	prologue(b, "tileS1", `// func tileS1(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16, bias *[4]float32)
+	prologue(b, "tileS1", `// func tileS1(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16, bias *[4]float32, add *float32, relu int)
 `)
 	b.WriteString("\tMOVQ R8, R12\n\tNEGQ R12\n")
 	var taps []tap
@@ -143,14 +169,14 @@ func stride1(b *bytes.Buffer) {
 	b.WriteString("loop1:\n")
 	emitTaps(b, taps, 0)
 	b.WriteString("\tADDQ R9, SI\n\tADDQ $144, R10\n\tDECQ CX\n\tJNZ loop1\n")
-	epilogue(b)
+	epilogue(b, "s1")
 }
 
 // stride2: channel c's phase planes P[a][b] are padded planes 4c+2a+b, planeBytes apart;
 // x points at the tile's first pixel of channel 0's P[0][0]. Tap (i, j) reads
 // P[a(i)][a(j)] shifted by d(i) rows and d(j) columns (a = 1, 0, 1; d = -1, 0, 0).
 func stride2(b *bytes.Buffer) {
-	prologue(b, "tileS2", `// func tileS2(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16, bias *[4]float32)
+	prologue(b, "tileS2", `// func tileS2(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16, bias *[4]float32, add *float32, relu int)
 `)
 	// index registers: R9 = P01, BX = P10, AX = P11, R13 = P10 a row up, R12 = P11 a row up
 	b.WriteString(`	LEAQ (R9)(R9*1), BX
@@ -183,5 +209,82 @@ func stride2(b *bytes.Buffer) {
 	b.WriteString("loop2:\n")
 	emitTaps(b, taps, -1)
 	b.WriteString("\tADDQ R8, SI\n\tADDQ $144, R10\n\tDECQ CX\n\tJNZ loop2\n")
-	epilogue(b)
+	epilogue(b, "s2")
+}
+
+// gradTile: the weight gradient of 4 filters and one row of 3 taps,
+//
+//	out[4j + r] = sum over images and pixels p of dy[r, p] * x_j[p],
+//
+// x_0 = xl masked by the left masks, x_1 = xm, x_2 = xr masked by the right ones (lm and rm
+// point at the first vector's; they step by 4 bytes, interleaved). The 12 accumulators
+// Z16-Z27 (filter r, tap j in Z(16+3r+j)) run over every image's vecs vectors of 16 pixels
+// before their lanes are summed, once. Registers: dy's rows DI, SI, R8, R9; the taps R10,
+// R11, R12; the masks R13, DX; the pixel offset AX (bytes) and mask offset BX; images CX.
+func gradTile(b *bytes.Buffer) {
+	b.WriteString(`
+// func gradTile(out *[12]float32, dy *float32, hwBytes, dyImageBytes uintptr, xl, xm, xr unsafe.Pointer, xImageBytes uintptr, images int, lm, rm *uint16)
+TEXT ·gradTile(SB), NOSPLIT, $0-88
+	MOVQ dy+8(FP), DI
+	MOVQ hwBytes+16(FP), AX
+	LEAQ (DI)(AX*1), SI
+	LEAQ (SI)(AX*1), R8
+	LEAQ (R8)(AX*1), R9
+	MOVQ xl+32(FP), R10
+	MOVQ xm+40(FP), R11
+	MOVQ xr+48(FP), R12
+	MOVQ images+64(FP), CX
+	MOVQ lm+72(FP), R13
+	MOVQ rm+80(FP), DX
+`)
+	for a := 16; a < 28; a++ {
+		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", a, a, a)
+	}
+	b.WriteString(`image:
+	XORQ AX, AX
+	XORQ BX, BX
+pixels:
+	KMOVW (R13)(BX*1), K1
+	KMOVW (DX)(BX*1), K2
+	VMOVUPS (DI)(AX*1), Z0
+	VMOVUPS (SI)(AX*1), Z1
+	VMOVUPS (R8)(AX*1), Z2
+	VMOVUPS (R9)(AX*1), Z3
+	VMOVUPS.Z (R10)(AX*1), K1, Z4
+	VMOVUPS (R11)(AX*1), Z5
+	VMOVUPS.Z (R12)(AX*1), K2, Z6
+`)
+	for r := range 4 {
+		for j := range 3 {
+			fmt.Fprintf(b, "\tVFMADD231PS Z%d, Z%d, Z%d\n", 4+j, r, 16+3*r+j)
+		}
+	}
+	b.WriteString(`	ADDQ $64, AX
+	ADDQ $4, BX
+	CMPQ AX, hwBytes+16(FP)
+	JB pixels
+	MOVQ dyImageBytes+24(FP), AX
+	ADDQ AX, DI
+	ADDQ AX, SI
+	ADDQ AX, R8
+	ADDQ AX, R9
+	MOVQ xImageBytes+56(FP), AX
+	ADDQ AX, R10
+	ADDQ AX, R11
+	ADDQ AX, R12
+	DECQ CX
+	JNZ image
+	MOVQ out+0(FP), DI
+`)
+	// lanes summed: each accumulator to 4 lanes (halves, then quarters, added), then four of
+	// them (the 4 filters of tap j) to one vector of 4 sums by two rounds of VHADDPS
+	for j := range 3 {
+		for r := range 4 {
+			a, x := 16+3*r+j, 2*r
+			fmt.Fprintf(b, "\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Y%d, Y%d, Y%d\n", a, x, a, x, x)
+			fmt.Fprintf(b, "\tVEXTRACTF128 $1, Y%d, X%d\n\tVADDPS X%d, X%d, X%d\n", x, x+1, x+1, x, x)
+		}
+		fmt.Fprintf(b, "\tVHADDPS X2, X0, X0\n\tVHADDPS X6, X4, X4\n\tVHADDPS X4, X0, X0\n\tVMOVUPS X0, %d(DI)\n", 16*j)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n")
 }
