@@ -271,7 +271,7 @@ func (k *convKernel[T]) Run(lo, hi int) {
 	}
 	b := k.buffers()
 	defer k.bufs.Put(b)
-	if k.direct != nil && (k.pass == 0 || k.pass == 1 && k.direct.bwd != nil) { // rows are images
+	if k.direct != nil && (k.pass == 0 || k.pass == 1 && k.direct.hasBackward()) { // rows are images
 		pad := any(b.pad).([]float32)
 		for n := lo; n < hi; n++ {
 			if k.pass == 0 {
@@ -529,8 +529,8 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
 		k.dx, k.pass = k.dx4.Data().([]T), 1
 		k.flipKernel()
-		if k.direct != nil && k.direct.bwd != nil {
-			k.direct.packBackward(any(k.wt).([]float32))
+		if k.direct != nil && k.direct.hasBackward() {
+			k.direct.packBackward(any(k.w).([]float32), any(k.wt).([]float32))
 			parallel.For(g.n, 1, k)
 			return k.dx4, nil
 		}

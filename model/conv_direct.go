@@ -27,17 +27,19 @@ type directPlan interface {
 }
 
 // directConv runs a float32 3x3 convolution with padding 1 without im2col (package conv3):
-// the forward; for stride 1, dx as the convolution of dy with the kernel rotated by 180
-// degrees and its channels swapped (see flipKernel; stride 2 takes col2im for dx); and on
-// output planes of a multiple of 16 pixels, dw, gradRun images at a time.
+// the forward; dx, for stride 1 as the convolution of dy with the kernel rotated by 180
+// degrees and its channels swapped (see flipKernel), for stride 2 as four convolutions of
+// dy, one per phase of dx (conv3.Plan2T); and on output planes of a multiple of 16 pixels,
+// dw, gradRun images at a time.
 type directConv struct {
-	grad    bool        // dw too
-	gradRun int         // images per call of the weight gradient kernel
-	fwd     directPlan  // x [C,H,W] -> y [F,HO,WO]
-	bwd     *conv3.Plan // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
-	in, out int         // C*H*W, F*HO*WO
-	wp, wtp []float32   // w and the flipped w, packed for the kernel
-	shape   convGeom    // the geometry it was made for, batch size 0
+	grad    bool          // dw too
+	gradRun int           // images per call of the weight gradient kernel
+	fwd     directPlan    // x [C,H,W] -> y [F,HO,WO]
+	bwd     *conv3.Plan   // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
+	bwd2    *conv3.Plan2T // dy [F,H/2,W/2] -> dx [C,H,W] (stride 2), or nil
+	in, out int           // C*H*W, F*HO*WO
+	wp, wtp []float32     // w and the flipped w, packed for the kernel
+	shape   convGeom      // the geometry it was made for, batch size 0
 }
 
 // directFor returns the direct convolution for geometry g (prev when made for the same one
@@ -58,7 +60,9 @@ func directFor[T graphop.Float](prev *directConv, g *convGeom) (*directConv, err
 	d := &directConv{grad: g.hw%16 == 0, gradRun: (gradPixels + g.hw - 1) / g.hw, in: g.chw, out: g.o, shape: shape}
 	var err error
 	if g.stride == 2 {
-		d.fwd, err = conv3.NewPlan2(g.c, g.f, g.h, g.w)
+		if d.fwd, err = conv3.NewPlan2(g.c, g.f, g.h, g.w); err == nil {
+			d.bwd2, err = conv3.NewPlan2T(g.c, g.f, g.h, g.w)
+		}
 	} else {
 		if d.fwd, err = conv3.NewPlan(g.c, g.f, g.h, g.w); err == nil {
 			d.bwd, err = conv3.NewPlan(g.f, g.c, g.h, g.w)
@@ -70,6 +74,9 @@ func directFor[T graphop.Float](prev *directConv, g *convGeom) (*directConv, err
 	d.wp = make([]float32, d.fwd.PackedLen())
 	if d.bwd != nil {
 		d.wtp = make([]float32, d.bwd.PackedLen())
+	}
+	if d.bwd2 != nil {
+		d.wtp = make([]float32, d.bwd2.PackedLen())
 	}
 	return d, nil
 }
@@ -83,14 +90,27 @@ func (d *directConv) paddedLen() int {
 	if d.bwd != nil {
 		n = max(n, d.bwd.PaddedLen())
 	}
+	if d.bwd2 != nil {
+		n = max(n, d.bwd2.PaddedLen()+d.bwd2.ScratchLen())
+	}
 	return n
 }
 
 // packForward packs w [F,C,3,3] for the forward.
 func (d *directConv) packForward(w []float32) { d.fwd.PackWeights(d.wp, w) }
 
-// packBackward packs the flipped kernel wt [C,F,3,3] (see flipKernel) for dx.
-func (d *directConv) packBackward(wt []float32) { d.bwd.PackWeights(d.wtp, wt) }
+// packBackward packs the kernel for dx: for stride 1 the flipped one, wt [C,F,3,3] (see
+// flipKernel), for stride 2 w [F,C,3,3] itself.
+func (d *directConv) packBackward(w, wt []float32) {
+	if d.bwd2 != nil {
+		d.bwd2.PackWeights(d.wtp, w)
+		return
+	}
+	d.bwd.PackWeights(d.wtp, wt)
+}
+
+// hasBackward says whether dx runs here.
+func (d *directConv) hasBackward() bool { return d.bwd != nil || d.bwd2 != nil }
 
 // forward writes image n's convolution to y [N,F,HO,WO], finished by e (whose residual, if
 // any, is the batch's [N,F,HO,WO]), pad being scratch of paddedLen.
@@ -103,8 +123,14 @@ func (d *directConv) forward(y, x, pad []float32, n int, e conv3.Epilogue) {
 	d.fwd.Convolve(y[n*d.out:(n+1)*d.out], xp, d.wp, e)
 }
 
-// backward writes image n's dx to dx [N,C,H,W] from dy [N,F,H,W]; stride 1 only.
+// backward writes image n's dx to dx [N,C,H,W] from dy [N,F,HO,WO].
 func (d *directConv) backward(dx, dy, pad []float32, n int) {
+	if p := d.bwd2; p != nil {
+		dyp, scratch := pad[:p.PaddedLen()], pad[p.PaddedLen():p.PaddedLen()+p.ScratchLen()]
+		p.Pad(dyp, dy[n*d.out:(n+1)*d.out])
+		p.Convolve(dx[n*d.in:(n+1)*d.in], dyp, d.wtp, scratch)
+		return
+	}
 	xp := pad[:d.bwd.PaddedLen()]
 	d.bwd.Pad(xp, dy[n*d.out:(n+1)*d.out])
 	d.bwd.Convolve(dx[n*d.in:(n+1)*d.in], xp, d.wtp, conv3.Epilogue{})

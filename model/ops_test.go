@@ -407,8 +407,8 @@ func TestConv2dFloat32(t *testing.T) {
 		{2, 8, 8, 8, 12, 3, 1, 1},   // direct, 64 pixels
 		{4, 6, 7, 7, 8, 3, 1, 1},    // too small: grouped GEMMs
 		{2, 4, 12, 12, 8, 3, 2, 1},  // strided, small: GEMMs
-		{2, 3, 16, 16, 8, 3, 2, 1},  // strided: direct forward (conv3.Plan2), dx by col2im, dw by GEMM
-		{2, 4, 32, 32, 7, 3, 2, 1},  // strided: direct forward and dw
+		{2, 3, 16, 16, 8, 3, 2, 1},  // strided: direct forward (conv3.Plan2), dx (conv3.Plan2T) and dw
+		{2, 4, 32, 32, 7, 3, 2, 1},  // strided, filters not a multiple of 4: direct
 	} {
 		shapes := [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}, {tc.f}}
 		var data [][]float64

@@ -155,7 +155,7 @@ func (p *Plan) Convolve(y, xp, wp []float32, e Epilogue) {
 		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(y), len(xp), len(wp), *p))
 	}
 	e.check(p.F, p.H*p.W)
-	convolve(p, y, xp, wp, &e)
+	convolve(p, y, xp, wp, e)
 }
 
 // AccumulateGrad adds the weight gradient of a run of images to dw [F,C,3,3]: with dy
@@ -181,8 +181,8 @@ func gradGo(p *Plan, dw, dy, xp []float32, images int) {
 	gradRef(p, p.C, p.F, p.W, p.H*p.W, p.PaddedLen(), images, dw, dy, xp)
 }
 
-func convolveGo(p *Plan, y, xp, wp []float32, e *Epilogue) {
-	convolveRef(p, p.C, p.F, p.W, p.H*p.W, y, xp, wp, e)
+func convolveGo(p *Plan, y, xp, wp []float32, e Epilogue) {
+	convolveRef(p, p.C, p.F, p.W, p.H*p.W, y, xp, wp, &e)
 }
 
 // convolveRef is the reference of the forward kernels: y [F, hw] (planes w wide) = the

@@ -15,15 +15,15 @@ func init() {
 
 // convolveAVX512 runs the 4 x 64 tile kernel (tileS1) over every strip of 4 filters (its
 // 9*C*4 weights stay in L1) and, within it, every tile of 64 pixels.
-func convolveAVX512(p *Plan, y, xp, wp []float32, e *Epilogue) {
+func convolveAVX512(p *Plan, y, xp, wp []float32, e Epilogue) {
 	hw, taps := p.H*p.W, p.C*9
 	for s := 0; s*TileRows < p.F; s++ {
 		w := unsafe.Pointer(&wp[s*taps*TileRows])
-		t := tileOut{y: y, e: e, s: s, hw: hw, rows: min(TileRows, p.F-s*TileRows)}
+		t := tileOut{y: y, e: &e, s: s, hw: hw, rows: min(TileRows, p.F-s*TileRows)}
 		t.bias = stripBias(e.Bias, s, t.rows)
 		for q := 0; q < hw; q += TileCols {
 			x := unsafe.Pointer(&xp[p.before+q])
-			t.run(false, q, x, p.W, p.stride, p.C, w, &p.masks[2*(q/16)])
+			t.run(kernelS1, q, x, p.W, p.stride, p.C, w, &p.masks[2*(q/16)])
 		}
 	}
 }
@@ -54,15 +54,32 @@ type tileOut struct {
 	bias  [TileRows]float32
 }
 
-// run runs tileS1 (tileS2 if stride2) on the strip's tile at pixels [q, q+64); a tile cut
+// The tile kernels, by kind: stride 1, stride 2, and the four phases of Plan2T.
+const (
+	kernelS1 = iota
+	kernelS2
+	kernelT00 // then T01, T10, T11
+)
+
+// run runs the kernel of kind on the strip's tile at pixels [q, q+64); a tile cut
 // short, by the plane's end or the strip's, goes through a scratch tile whose part that
 // exists is then finished into y.
-func (t *tileOut) run(stride2 bool, q int, x unsafe.Pointer, width, stride, channels int, w unsafe.Pointer, masks *uint16) {
+func (t *tileOut) run(kind int, q int, x unsafe.Pointer, width, stride, channels int, w unsafe.Pointer, masks *uint16) {
 	kernel := func(out *float32, outStride int, add *float32, relu int) {
-		if stride2 {
-			tileS2(out, uintptr(outStride)*4, x, uintptr(width)*4, uintptr(stride)*4, channels, w, masks, &t.bias, add, relu)
-		} else {
-			tileS1(out, uintptr(outStride)*4, x, uintptr(width)*4, uintptr(stride)*4, channels, w, masks, &t.bias, add, relu)
+		ys, xs, ps := uintptr(outStride)*4, uintptr(width)*4, uintptr(stride)*4
+		switch kind { // direct calls: through a func value, the arguments would escape
+		case kernelS1:
+			tileS1(out, ys, x, xs, ps, channels, w, masks, &t.bias, add, relu)
+		case kernelS2:
+			tileS2(out, ys, x, xs, ps, channels, w, masks, &t.bias, add, relu)
+		case kernelT00:
+			tileT00(out, ys, x, xs, ps, channels, w, masks, &t.bias, add, relu)
+		case kernelT00 + 1:
+			tileT01(out, ys, x, xs, ps, channels, w, masks, &t.bias, add, relu)
+		case kernelT00 + 2:
+			tileT10(out, ys, x, xs, ps, channels, w, masks, &t.bias, add, relu)
+		default:
+			tileT11(out, ys, x, xs, ps, channels, w, masks, &t.bias, add, relu)
 		}
 	}
 	hw, base := t.hw, t.s*TileRows*t.hw

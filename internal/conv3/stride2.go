@@ -68,7 +68,7 @@ func (p *Plan2) Convolve(y, xp, wp []float32, e Epilogue) {
 		panic(fmt.Sprintf("conv3: lengths %d, %d, %d for plan %+v", len(y), len(xp), len(wp), *p))
 	}
 	e.check(p.F, p.H*p.W/4)
-	convolve2(p, y, xp, wp, &e)
+	convolve2(p, y, xp, wp, e)
 }
 
 // AccumulateGrad adds the weight gradient of a run of images to dw [F,C,3,3], from dy
@@ -96,8 +96,8 @@ var (
 	grad2     = grad2Go
 )
 
-func convolve2Go(p *Plan2, y, xp, wp []float32, e *Epilogue) {
-	convolveRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, y, xp, wp, e)
+func convolve2Go(p *Plan2, y, xp, wp []float32, e Epilogue) {
+	convolveRef(p, p.C, p.F, p.out.W, p.out.H*p.out.W, y, xp, wp, &e)
 }
 
 func grad2Go(p *Plan2, dw, dy, xp []float32, images int) {

@@ -14,16 +14,16 @@ func init() {
 }
 
 // convolve2AVX512 runs tileS2 over every strip of 4 filters and tile of 64 output pixels.
-func convolve2AVX512(p *Plan2, y, xp, wp []float32, e *Epilogue) {
+func convolve2AVX512(p *Plan2, y, xp, wp []float32, e Epilogue) {
 	o := p.out
 	hw, taps := o.H*o.W, p.C*9
 	for s := 0; s*TileRows < p.F; s++ {
 		w := unsafe.Pointer(&wp[s*taps*TileRows])
-		t := tileOut{y: y, e: e, s: s, hw: hw, rows: min(TileRows, p.F-s*TileRows)}
+		t := tileOut{y: y, e: &e, s: s, hw: hw, rows: min(TileRows, p.F-s*TileRows)}
 		t.bias = stripBias(e.Bias, s, t.rows)
 		for q := 0; q < hw; q += TileCols {
 			x := unsafe.Pointer(&xp[o.before+q])
-			t.run(true, q, x, o.W, o.stride, p.C, w, &o.masks[2*(q/16)])
+			t.run(kernelS2, q, x, o.W, o.stride, p.C, w, &o.masks[2*(q/16)])
 		}
 	}
 }

@@ -101,3 +101,49 @@ func BenchmarkPlan2(b *testing.B) {
 		})
 	}
 }
+
+func TestPlan2TMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, s := range []struct{ c, f, h, w int }{
+		{1, 1, 2, 2}, {16, 32, 32, 32}, {32, 64, 16, 16}, {3, 5, 6, 10}, {2, 7, 30, 30}, {4, 4, 64, 2}, {6, 3, 4, 34},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%dx%d", s.c, s.f, s.h, s.w), func(t *testing.T) {
+			p, err := NewPlan2T(s.c, s.f, s.h, s.w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ho, wo := s.h/2, s.w/2
+			w, dy := normals(rng, s.f*s.c*9), normals(rng, s.f*ho*wo)
+			want := make([]float64, s.c*s.h*s.w)
+			for f := range s.f {
+				for c := range s.c {
+					for i := range 3 {
+						for j := range 3 {
+							for oy := range ho {
+								for ox := range wo {
+									iy, ix := 2*oy+i-1, 2*ox+j-1
+									if iy >= 0 && iy < s.h && ix >= 0 && ix < s.w {
+										want[(c*s.h+iy)*s.w+ix] += float64(w[((f*s.c+c)*3+i)*3+j]) * float64(dy[(f*ho+oy)*wo+ox])
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+			dyp, wp, scratch := nans(p.PaddedLen()), make([]float32, p.PackedLen()), nans(p.ScratchLen())
+			dx := nans(s.c * s.h * s.w) // Convolve writes every element
+			p.Pad(dyp, dy)
+			p.PackWeights(wp, w)
+			p.Convolve(dx, dyp, wp, scratch)
+			for i, v := range dx {
+				if math.Abs(float64(v)-want[i]) > 1e-5*float64(s.f*9) {
+					t.Fatalf("dx[%d] = %v, want %v (fast kernel %v)", i, v, want[i], Fast)
+				}
+			}
+		})
+	}
+	if _, err := NewPlan2T(3, 4, 5, 6); err == nil {
+		t.Error("no error for odd planes")
+	}
+}

@@ -36,3 +36,20 @@ func deinterleave32Go(even, odd, src []float32) {
 		even[i], odd[i] = src[2*i], src[2*i+1]
 	}
 }
+
+// Interleave32 writes dst[2i] = even[i] and dst[2i+1] = odd[i] for i < len(even) = len(odd)
+// (len(dst) = 2*len(even)): Deinterleave32 undone, a row of an image from its phase planes.
+func Interleave32(dst, even, odd []float32) {
+	if len(odd) != len(even) || len(dst) != 2*len(even) {
+		panic(fmt.Sprintf("vmath: Interleave32 of %d and %d elements into %d", len(even), len(odd), len(dst)))
+	}
+	interleave32(dst, even, odd)
+}
+
+var interleave32 = interleave32Go
+
+func interleave32Go(dst, even, odd []float32) {
+	for i := range even {
+		dst[2*i], dst[2*i+1] = even[i], odd[i]
+	}
+}

@@ -56,3 +56,23 @@ func TestDeinterleave(t *testing.T) {
 		}
 	}
 }
+
+func TestInterleave(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 50} {
+		even, odd := make([]float32, n), make([]float32, n)
+		for i := range n {
+			even[i], odd[i] = float32(i)+0.5, -float32(i)
+		}
+		dst := make([]float32, 2*n+1) // one past the end must stay untouched
+		dst[2*n] = -7
+		Interleave32(dst[:2*n], even, odd)
+		for i := range n {
+			if dst[2*i] != even[i] || dst[2*i+1] != odd[i] {
+				t.Fatalf("n %d: dst[%d], dst[%d] = %v, %v, want %v, %v", n, 2*i, 2*i+1, dst[2*i], dst[2*i+1], even[i], odd[i])
+			}
+		}
+		if dst[2*n] != -7 {
+			t.Fatalf("n %d: wrote past the end", n)
+		}
+	}
+}

@@ -25,6 +25,9 @@ func main() {
 `)
 	stride1(&b)
 	stride2(&b)
+	for _, ph := range [][2]int{{0, 0}, {0, 1}, {1, 0}, {1, 1}} {
+		stride2T(&b, ph[0], ph[1])
+	}
 	gradTile(&b)
 	if err := os.WriteFile("tile_amd64.s", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -39,6 +42,7 @@ type tap struct {
 	index string
 	disp  int
 	mask  int
+	slot  int // the tap's place among the channel's packed weights
 }
 
 // Registers: accumulators Z16-Z31 (filter r, vector v in Z(16+4r+v)), input vectors Z0-Z3,
@@ -51,7 +55,7 @@ const (
 func acc(r, v int) string { return fmt.Sprintf("Z%d", 16+tileRows*r+v) }
 
 // emitTaps writes the FMAs of the given taps of one channel, reading the channel's packed
-// weights at (R10): tap (i, j) of filter r at ((i*3+j)*4 + r)*4 bytes.
+// weights at (R10): filter r's weight of the tap in slot k at (k*4 + r)*4 bytes.
 // mask is the kind of masks K1-K4 hold on entry.
 func emitTaps(b *bytes.Buffer, taps []tap, mask int) {
 	for _, t := range taps {
@@ -72,7 +76,7 @@ func emitTaps(b *bytes.Buffer, taps []tap, mask int) {
 			}
 		}
 		for r := range tileRows {
-			fmt.Fprintf(b, "\tVBROADCASTSS %d(R10), Z%d\n", ((t.i*3+t.j)*tileRows+r)*4, 4+r)
+			fmt.Fprintf(b, "\tVBROADCASTSS %d(R10), Z%d\n", (t.slot*tileRows+r)*4, 4+r)
 		}
 		for r := range tileRows {
 			for v := range tileVecs {
@@ -163,7 +167,7 @@ func stride1(b *bytes.Buffer) {
 	for _, j := range []int{0, 1, 2} { // the left-masked taps, then the unmasked, then the right-masked
 		for i := range 3 {
 			index := [3]string{"R12", "", "R8"}[i]
-			taps = append(taps, tap{i: i, j: j, index: index, disp: 4 * (j - 1), mask: j - 1})
+			taps = append(taps, tap{i: i, j: j, index: index, disp: 4 * (j - 1), mask: j - 1, slot: i*3 + j})
 		}
 	}
 	b.WriteString("loop1:\n")
@@ -202,7 +206,7 @@ func stride2(b *bytes.Buffer) {
 			if shift[j] < 0 {
 				mask = -1
 			}
-			taps = append(taps, tap{i: i, j: j, index: index, disp: 4 * shift[j], mask: mask})
+			taps = append(taps, tap{i: i, j: j, index: index, disp: 4 * shift[j], mask: mask, slot: i*3 + j})
 		}
 	}
 	loadMasks(b, -1) // the only masks: load them once
@@ -210,6 +214,45 @@ func stride2(b *bytes.Buffer) {
 	emitTaps(b, taps, -1)
 	b.WriteString("\tADDQ R8, SI\n\tADDQ $144, R10\n\tDECQ CX\n\tJNZ loop2\n")
 	epilogue(b, "s2")
+}
+
+// stride2T: phase (a, b) of the input gradient of a stride-2 convolution, dx[c, 2Y+a, 2X+b],
+// from dy [F, HO, WO] (padded as a stride-1 plan pads it; its F planes are the channels
+// here): the taps (i, j) of w whose input pixel has that phase, each reading dy at (Y, X)
+// or a row (i = 0) or a column (j = 0, masked at the right edge) further. Their order is
+// Plan2T's phaseTaps.
+func stride2T(b *bytes.Buffer, pa, pb int) {
+	name := fmt.Sprintf("tileT%d%d", pa, pb)
+	prologue(b, name, fmt.Sprintf("// func %s(y *float32, hwBytes uintptr, x unsafe.Pointer, rowBytes, planeBytes uintptr, channels int, w unsafe.Pointer, masks *uint16, bias *[4]float32, add *float32, relu int)\n", name))
+	rows, cols := []int{1}, []int{1}
+	if pa == 1 {
+		rows = []int{2, 0}
+	}
+	if pb == 1 {
+		cols = []int{2, 0}
+	}
+	var taps []tap
+	for _, i := range rows {
+		for _, j := range cols {
+			t := tap{i: i, j: j, slot: len(taps)}
+			if i == 0 {
+				t.index = "R8"
+			}
+			if j == 0 {
+				t.disp, t.mask = 4, 1
+			}
+			taps = append(taps, t)
+		}
+	}
+	mask := 0
+	if pb == 1 {
+		loadMasks(b, 1) // the only masks: load them once
+		mask = 1
+	}
+	fmt.Fprintf(b, "%s_loop:\n", name)
+	emitTaps(b, taps, mask)
+	fmt.Fprintf(b, "\tADDQ R9, SI\n\tADDQ $%d, R10\n\tDECQ CX\n\tJNZ %s_loop\n", 16*len(taps), name)
+	epilogue(b, name)
 }
 
 // gradTile: the weight gradient of 4 filters and one row of 3 taps,
