@@ -29,6 +29,7 @@ func main() {
 		stride2T(&b, ph[0], ph[1])
 	}
 	gradTile(&b)
+	gradTile8(&b)
 	if err := os.WriteFile("tile_amd64.s", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -328,6 +329,86 @@ pixels:
 			fmt.Fprintf(b, "\tVEXTRACTF128 $1, Y%d, X%d\n\tVADDPS X%d, X%d, X%d\n", x, x+1, x+1, x, x)
 		}
 		fmt.Fprintf(b, "\tVHADDPS X2, X0, X0\n\tVHADDPS X6, X4, X4\n\tVHADDPS X4, X0, X0\n\tVMOVUPS X0, %d(DI)\n", 16*j)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n")
+}
+
+// gradTile8 is gradTile for 8 filters: out[8j + r], 24 accumulators Z8-Z31 (filter r, tap j
+// in Z(8+3r+j)), each dy row loaded just before its three FMAs. Registers: dy's rows at
+// (P), (P)(R*1), (P)(R*2), (Q), (Q)(R*1), (Q)(R*2), (Q2), (Q2)(R*1) with P = DI, Q = SI =
+// P + 3R, Q2 = R8 = P + 6R and R = DX the row length; the taps R10, R11, R12; the masks R13,
+// BX; all stepped by a vector (or its mask) a time; AX counts the vectors, CX the images.
+func gradTile8(b *bytes.Buffer) {
+	b.WriteString(`
+// func gradTile8(out *[24]float32, dy *float32, hwBytes, dyImageBytes uintptr, xl, xm, xr unsafe.Pointer, xImageBytes uintptr, images int, lm, rm *uint16)
+TEXT ·gradTile8(SB), NOSPLIT, $0-88
+	MOVQ dy+8(FP), DI
+	MOVQ hwBytes+16(FP), DX
+	LEAQ (DI)(DX*2), SI
+	ADDQ DX, SI
+	LEAQ (SI)(DX*2), R8
+	ADDQ DX, R8
+	MOVQ xl+32(FP), R10
+	MOVQ xm+40(FP), R11
+	MOVQ xr+48(FP), R12
+	MOVQ images+64(FP), CX
+`)
+	for a := 8; a < 32; a++ {
+		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", a, a, a)
+	}
+	b.WriteString(`image8:
+	MOVQ lm+72(FP), R13
+	MOVQ rm+80(FP), BX
+	MOVQ DX, AX
+	SHRQ $6, AX
+pixels8:
+	KMOVW (R13), K1
+	KMOVW (BX), K2
+	VMOVUPS.Z (R10), K1, Z0
+	VMOVUPS (R11), Z1
+	VMOVUPS.Z (R12), K2, Z2
+`)
+	rows := []string{"(DI)", "(DI)(DX*1)", "(DI)(DX*2)", "(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(R8)", "(R8)(DX*1)"}
+	for r := range 8 {
+		t := 3 + r%2
+		fmt.Fprintf(b, "\tVMOVUPS %s, Z%d\n", rows[r], t)
+		for j := range 3 {
+			fmt.Fprintf(b, "\tVFMADD231PS Z%d, Z%d, Z%d\n", j, t, 8+3*r+j)
+		}
+	}
+	b.WriteString(`	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $64, R12
+	ADDQ $4, R13
+	ADDQ $4, BX
+	DECQ AX
+	JNZ pixels8
+	MOVQ dyImageBytes+24(FP), AX
+	SUBQ DX, AX
+	ADDQ AX, DI
+	ADDQ AX, SI
+	ADDQ AX, R8
+	MOVQ xImageBytes+56(FP), AX
+	SUBQ DX, AX
+	ADDQ AX, R10
+	ADDQ AX, R11
+	ADDQ AX, R12
+	DECQ CX
+	JNZ image8
+	MOVQ out+0(FP), DI
+`)
+	for j := range 3 {
+		for half := range 2 {
+			for q := range 4 {
+				a, x := 8+3*(4*half+q)+j, 2*q
+				fmt.Fprintf(b, "\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Y%d, Y%d, Y%d\n", a, x, a, x, x)
+				fmt.Fprintf(b, "\tVEXTRACTF128 $1, Y%d, X%d\n\tVADDPS X%d, X%d, X%d\n", x, x+1, x+1, x, x)
+			}
+			fmt.Fprintf(b, "\tVHADDPS X2, X0, X0\n\tVHADDPS X6, X4, X4\n\tVHADDPS X4, X0, X0\n\tVMOVUPS X0, %d(DI)\n", 32*j+16*half)
+		}
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
 }
