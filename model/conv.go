@@ -194,6 +194,7 @@ type convKernel[T graphop.Float] struct {
 	r          []T         // the residual (nil without)
 	masked     bool        // dym (and dr) hold this step's output gradient through the ReLU
 	dym        []T         // dy * [y > 0] (with relu)
+	dbParts    []float64   // [N,F]: the sums of dym's planes, which the mask pass takes too
 
 	dr4 *tensor.Dense // the residual's gradient
 
@@ -351,17 +352,25 @@ func (k *convKernel[T]) finish(n0, n1 int) {
 	}
 }
 
-// maskGrad writes, for images [n0, n1), dym = dy * [y > 0] (with the ReLU) and the
-// residual's gradient dr = dym.
+// maskGrad writes, for images [n0, n1), dym = dy * [y > 0] (with the ReLU), the
+// residual's gradient dr = dym and each plane's sum of dym (for db).
 func (k *convKernel[T]) maskGrad(n0, n1 int) {
-	lo, hi := n0*k.g.o, n1*k.g.o
-	dy := k.dy[lo:hi]
-	if k.relu {
-		reluGrad(k.dym[lo:hi], k.y[lo:hi], dy)
-		dy = k.dym[lo:hi]
-	}
-	if k.residual {
-		copy(k.dr4.Data().([]T)[lo:hi], dy)
+	g := &k.g
+	for n := n0; n < n1; n++ { // an image at a time, so that the sums read it from cache
+		lo, hi := n*g.o, (n+1)*g.o
+		dy := k.dy[lo:hi]
+		if k.relu {
+			reluGrad(k.dym[lo:hi], k.y[lo:hi], dy)
+			dy = k.dym[lo:hi]
+		}
+		if k.residual {
+			copy(k.dr4.Data().([]T)[lo:hi], dy)
+		}
+		if !k.noBias {
+			for f := range g.f {
+				k.dbParts[n*g.f+f] = planeSum(dy[f*g.hw : (f+1)*g.hw])
+			}
+		}
 	}
 }
 
@@ -513,6 +522,9 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 			if k.residual {
 				k.dr4 = graphop.Reused[T](k.dr4, g.n, g.f, g.ho, g.wo)
 			}
+			if !k.noBias && len(k.dbParts) != g.n*g.f {
+				k.dbParts = make([]float64, g.n*g.f)
+			}
 			k.pass = 4
 			parallel.For(g.n, 1, k)
 			k.masked = true
@@ -554,6 +566,17 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		return k.dw4, nil
 	}
 	k.db1 = graphop.Reused[T](k.db1, g.f)
+	if k.relu || k.residual { // the mask pass summed the planes: add them up, image by image
+		db := k.db1.Data().([]T)
+		for f := range g.f {
+			var sum float64
+			for n := range g.n {
+				sum += k.dbParts[n*g.f+f]
+			}
+			db[f] = T(sum)
+		}
+		return k.db1, nil
+	}
 	k.pass = 3
 	parallel.For(g.f, 1, k)
 	return k.db1, nil
