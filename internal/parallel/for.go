@@ -6,12 +6,19 @@
 // virtual machine, waking a parked core was measured at 0.1-0.5 ms, longer than many
 // kernels, and with a fixed split the caller would sit idle for it. A worker that wakes
 // late helps with whatever chunks are left, or finds none and goes back to sleep.
+//
+// So that it rarely has to be woken, a worker that has run a loop stays awake for spinFor,
+// polling for the next one and yielding its core to any other goroutine between polls: in
+// a training step the next loop comes within a fraction of a millisecond. There is one
+// worker per core beyond the first, as each loop wakes that many: with a worker per core,
+// two spinning workers took turns on the one core free, and the wake-ups came later.
 package parallel
 
 import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // A Task runs rows [lo, hi) of a loop. Implement it with a pointer receiver on a struct
@@ -47,13 +54,27 @@ var (
 	jobs      = sync.Pool{New: func() any { return new(job) }}
 )
 
+// spinFor is how long a worker stays awake after a loop. Measured on resnet-tiny's training
+// step (2 cores, 35 loops a step): the mean wait for the worker fell from 134 us to 15 us
+// and the step from 44.9 ms to 40.9 ms with 300 us (to 7 us, 41.3 ms with 1 ms).
+const spinFor = 300 * time.Microsecond
+
 func start() {
-	workers := runtime.NumCPU()
+	workers := max(1, runtime.GOMAXPROCS(0)-1)
 	wake = make(chan wakeup, workers)
 	for range workers {
 		go func() {
 			for w := range wake {
 				w.j.help(w.gen)
+				for deadline := time.Now().Add(spinFor); time.Now().Before(deadline); {
+					select {
+					case w = <-wake:
+						w.j.help(w.gen)
+						deadline = time.Now().Add(spinFor)
+					default:
+						runtime.Gosched()
+					}
+				}
 			}
 		}()
 	}
