@@ -195,6 +195,9 @@ type convKernel[T graphop.Float] struct {
 	masked     bool        // dym (and dr) hold this step's output gradient through the ReLU
 	dym        []T         // dy * [y > 0] (with relu)
 	dbParts    []float64   // [N,F]: the sums of dym's planes, which the mask pass takes too
+	asked      [5]bool     // the gradients asked for in this step (by input)
+	wanted     [5]bool     // and in the last one
+	fused      bool        // this step's dx and dw came from the fused backward (pass 5)
 
 	dr4 *tensor.Dense // the residual's gradient
 
@@ -204,7 +207,8 @@ type convKernel[T graphop.Float] struct {
 
 // convBufs is one chunk's scratch: the columns of a group of images and, for groups of
 // more than one, their GEMM's output (or dy gathered) before it is scattered to NCHW.
-type convBufs[T graphop.Float] struct{ col, tmp, pad []T }
+// For the fused backward, dym holds a run of images' dy through the ReLU.
+type convBufs[T graphop.Float] struct{ col, tmp, pad, dym []T }
 
 func (k *convKernel[T]) buffers() *convBufs[T] {
 	g := &k.g
@@ -213,14 +217,17 @@ func (k *convKernel[T]) buffers() *convBufs[T] {
 	if k.group > 1 {
 		nTmp = max(g.f, g.c) * cols
 	}
-	nPad := 0
+	nPad, nDym := 0, 0
 	if k.direct != nil {
 		nPad = k.direct.paddedLen()
+		if k.pass == 5 {
+			nDym = k.direct.gradRun * g.o
+		}
 	}
-	if b, ok := k.bufs.Get().(*convBufs[T]); ok && len(b.col) == nCol && len(b.tmp) == nTmp && len(b.pad) == nPad {
+	if b, ok := k.bufs.Get().(*convBufs[T]); ok && len(b.col) == nCol && len(b.tmp) == nTmp && len(b.pad) == nPad && len(b.dym) >= nDym {
 		return b
 	}
-	return &convBufs[T]{col: make([]T, nCol), tmp: make([]T, nTmp), pad: make([]T, nPad)}
+	return &convBufs[T]{col: make([]T, nCol), tmp: make([]T, nTmp), pad: make([]T, nPad), dym: make([]T, nDym)}
 }
 
 // convolveGroup writes dst_n [rows, HW] = w [rows, CKK] x im2col(src_n) for images
@@ -293,6 +300,8 @@ func (k *convKernel[T]) Run(lo, hi int) {
 		}
 	case 4:
 		k.maskGrad(lo, hi)
+	case 5:
+		k.fusedBackward(lo, hi, b)
 	case 1:
 		if k.wt != nil { // same-padded, stride 1: dx is a convolution of dy with the flipped kernel
 			for grp := lo; grp < hi; grp++ {
@@ -355,21 +364,57 @@ func (k *convKernel[T]) finish(n0, n1 int) {
 // maskGrad writes, for images [n0, n1), dym = dy * [y > 0] (with the ReLU), the
 // residual's gradient dr = dym and each plane's sum of dym (for db).
 func (k *convKernel[T]) maskGrad(n0, n1 int) {
-	g := &k.g
 	for n := n0; n < n1; n++ { // an image at a time, so that the sums read it from cache
-		lo, hi := n*g.o, (n+1)*g.o
-		dy := k.dy[lo:hi]
+		dst := k.dy[n*k.g.o : (n+1)*k.g.o]
 		if k.relu {
-			reluGrad(k.dym[lo:hi], k.y[lo:hi], dy)
-			dy = k.dym[lo:hi]
+			dst = k.dym[n*k.g.o : (n+1)*k.g.o]
 		}
-		if k.residual {
-			copy(k.dr4.Data().([]T)[lo:hi], dy)
+		k.maskImage(n, dst)
+	}
+}
+
+// maskImage writes image n's dy through the ReLU (if any) to dst [F,HO,WO] (which may be dy
+// itself without one), copies it to the residual's gradient and sums its planes for db.
+func (k *convKernel[T]) maskImage(n int, dst []T) {
+	g := &k.g
+	lo, hi := n*g.o, (n+1)*g.o
+	if k.relu {
+		reluGrad(dst, k.y[lo:hi], k.dy[lo:hi])
+	} else if &dst[0] != &k.dy[lo] {
+		copy(dst, k.dy[lo:hi])
+	}
+	if k.residual {
+		copy(k.dr4.Data().([]T)[lo:hi], dst)
+	}
+	if !k.noBias {
+		for f := range g.f {
+			k.dbParts[n*g.f+f] = planeSum(dst[f*g.hw : (f+1)*g.hw])
 		}
-		if !k.noBias {
-			for f := range g.f {
-				k.dbParts[n*g.f+f] = planeSum(dy[f*g.hw : (f+1)*g.hw])
+	}
+}
+
+// fusedBackward does dw groups [lo, hi) of the fused backward: for each run of images (at
+// most the weight gradient kernel's), their dy through the ReLU into scratch (with dr and
+// the planes' sums), dx image by image from it, and the run's share of dw, while the
+// scratch is in cache. The separate passes each read dy (or dym) from memory again.
+func (k *convKernel[T]) fusedBackward(lo, hi int, b *convBufs[T]) {
+	g, d := &k.g, k.direct
+	dx, x, pad := any(k.dx).([]float32), any(k.x).([]float32), any(b.pad).([]float32)
+	for grp := lo; grp < hi; grp++ {
+		part := any(k.parts[grp*g.f*g.ckk : (grp+1)*g.f*g.ckk]).([]float32)
+		clear(part)
+		end := (grp + 1) * g.n / dwGroups
+		for n0 := grp * g.n / dwGroups; n0 < end; n0 += d.gradRun {
+			n1 := min(end, n0+d.gradRun)
+			run := b.dym[:(n1-n0)*g.o]
+			for n := n0; n < n1; n++ {
+				k.maskImage(n, run[(n-n0)*g.o:(n-n0+1)*g.o])
 			}
+			dyRun := any(run).([]float32)
+			for n := n0; n < n1; n++ {
+				d.backwardImage(dx[n*d.in:(n+1)*d.in], dyRun[(n-n0)*d.out:(n-n0+1)*d.out], pad)
+			}
+			d.weightGradRun(part, dyRun, x, pad, n0, n1)
 		}
 	}
 }
@@ -516,24 +561,50 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	g := &k.g
 	if k.relu || k.residual {
 		if !k.masked { // the first gradient of this step: dy through the ReLU, once
-			if k.relu && len(k.dym) != len(k.dy) {
-				k.dym = make([]T, len(k.dy))
-			}
+			k.wanted, k.asked = k.asked, [5]bool{}
 			if k.residual {
 				k.dr4 = graphop.Reused[T](k.dr4, g.n, g.f, g.ho, g.wo)
 			}
 			if !k.noBias && len(k.dbParts) != g.n*g.f {
 				k.dbParts = make([]float64, g.n*g.f)
 			}
-			k.pass = 4
-			parallel.For(g.n, 1, k)
+			// dx and dw both asked for in the last step (the graph asks the same each step):
+			// all of the backward in one pass over the images
+			k.fused = k.direct != nil && k.direct.hasBackward() && k.direct.grad && k.wanted[0] && k.wanted[1]
+			if k.fused {
+				k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
+				k.dx = k.dx4.Data().([]T)
+				k.dw4 = graphop.Reused[T](k.dw4, g.f, g.c, g.kh, g.kw)
+				k.dw = k.dw4.Data().([]T)
+				if len(k.parts) != dwGroups*g.f*g.ckk {
+					k.parts = make([]T, dwGroups*g.f*g.ckk)
+				}
+				k.flipKernel()
+				k.direct.packBackward(any(k.w).([]float32), any(k.wt).([]float32))
+				k.pass = 5
+				parallel.For(dwGroups, 1, k)
+				k.sumParts()
+			} else {
+				if k.relu && len(k.dym) != len(k.dy) {
+					k.dym = make([]T, len(k.dy))
+				}
+				k.pass = 4
+				parallel.For(g.n, 1, k)
+			}
 			k.masked = true
 		}
+		k.asked[wrt] = true
 		if k.relu {
 			k.dy = k.dym
 		}
 		if k.residual && wrt == k.residualInput() {
 			return k.dr4, nil
+		}
+		if k.fused && wrt == 0 {
+			return k.dx4, nil
+		}
+		if k.fused && wrt == 1 {
+			return k.dw4, nil
 		}
 	}
 	switch wrt {
@@ -557,12 +628,7 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 			k.parts = make([]T, dwGroups*g.f*g.ckk)
 		}
 		parallel.For(dwGroups, 1, k)
-		copy(k.dw, k.parts[:g.f*g.ckk])
-		for grp := 1; grp < dwGroups; grp++ {
-			for i, v := range k.parts[grp*g.f*g.ckk : (grp+1)*g.f*g.ckk] {
-				k.dw[i] += v
-			}
-		}
+		k.sumParts()
 		return k.dw4, nil
 	}
 	k.db1 = graphop.Reused[T](k.db1, g.f)
@@ -580,6 +646,17 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	k.pass = 3
 	parallel.For(g.f, 1, k)
 	return k.db1, nil
+}
+
+// sumParts writes dw = the groups' shares in order.
+func (k *convKernel[T]) sumParts() {
+	n := k.g.f * k.g.ckk
+	copy(k.dw, k.parts[:n])
+	for grp := 1; grp < dwGroups; grp++ {
+		for i, v := range k.parts[grp*n : (grp+1)*n] {
+			k.dw[i] += v
+		}
+	}
 }
 
 // flipKernel prepares the dx of a same-padded stride-1 convolution (odd square kernel, pad

@@ -127,23 +127,33 @@ func (d *directConv) forward(y, x, pad []float32, n int, e conv3.Epilogue) {
 
 // backward writes image n's dx to dx [N,C,H,W] from dy [N,F,HO,WO].
 func (d *directConv) backward(dx, dy, pad []float32, n int) {
+	d.backwardImage(dx[n*d.in:(n+1)*d.in], dy[n*d.out:(n+1)*d.out], pad)
+}
+
+// backwardImage writes one image's dx [C,H,W] from its dy [F,HO,WO].
+func (d *directConv) backwardImage(dx, dy, pad []float32) {
 	if p := d.bwd2; p != nil {
 		dyp, scratch := pad[:p.PaddedLen()], pad[p.PaddedLen():p.PaddedLen()+p.ScratchLen()]
-		p.Pad(dyp, dy[n*d.out:(n+1)*d.out])
-		p.Convolve(dx[n*d.in:(n+1)*d.in], dyp, d.wtp, scratch)
+		p.Pad(dyp, dy)
+		p.Convolve(dx, dyp, d.wtp, scratch)
 		return
 	}
 	xp := pad[:d.bwd.PaddedLen()]
-	d.bwd.Pad(xp, dy[n*d.out:(n+1)*d.out])
-	d.bwd.Convolve(dx[n*d.in:(n+1)*d.in], xp, d.wtp, conv3.Epilogue{})
+	d.bwd.Pad(xp, dy)
+	d.bwd.Convolve(dx, xp, d.wtp, conv3.Epilogue{})
 }
 
 // weightGrad adds the share of images [n0, n1) (at most gradRun) of dw [F,C,3,3], from dy
 // [N,F,HO,WO] and x [N,C,H,W].
 func (d *directConv) weightGrad(dw, dy, x, pad []float32, n0, n1 int) {
+	d.weightGradRun(dw, dy[n0*d.out:n1*d.out], x, pad, n0, n1)
+}
+
+// weightGradRun is weightGrad with the run's dy [n1-n0][F,HO,WO].
+func (d *directConv) weightGradRun(dw, dy, x, pad []float32, n0, n1 int) {
 	size := d.fwd.PaddedLen()
 	for n := n0; n < n1; n++ {
 		d.fwd.Pad(pad[(n-n0)*size:(n-n0+1)*size], x[n*d.in:(n+1)*d.in])
 	}
-	d.fwd.AccumulateGrad(dw, dy[n0*d.out:n1*d.out], pad[:(n1-n0)*size])
+	d.fwd.AccumulateGrad(dw, dy, pad[:(n1-n0)*size])
 }

@@ -475,3 +475,54 @@ func TestDirectPlansOutliveBatchSize(t *testing.T) {
 		t.Error("16 filters instead of 32 kept the old plans")
 	}
 }
+
+// TestFusedBackwardMatches: from the second step on, a convolution with a fused ReLU whose
+// dx and dw are both wanted computes its whole backward in one pass (fusedBackward); its
+// gradients must be bit for bit those of the first step's separate passes.
+func TestFusedBackwardMatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, tc := range []struct{ stride, c, f, hw int }{{1, 16, 16, 16}, {2, 8, 12, 32}, {1, 8, 8, 8}} {
+		ho := (tc.hw+2-3)/tc.stride + 1
+		g := G.NewGraph()
+		node := func(name string, shape ...int) *G.Node {
+			d := make([]float32, tensor.Shape(shape).TotalSize())
+			for i := range d {
+				d[i] = float32(rng.NormFloat64())
+			}
+			return G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name),
+				G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))))
+		}
+		x, w, b := node("x", 3, tc.c, tc.hw, tc.hw), node("w", tc.f, tc.c, 3, 3), node("b", tc.f)
+		res, r := node("res", 3, tc.f, ho, ho), node("r", 3, tc.f, ho, ho)
+		out, err := convFused(x, w, b, res, tc.stride, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := G.Nodes{x, w, b, res}
+		grads, err := G.Grad(G.Must(G.Sum(G.Must(G.HadamardProd(out, r)))), in...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		var first [][]float32
+		for step := range 3 {
+			vm.Reset()
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			for i, gr := range grads {
+				got := gr.Value().Data().([]float32)
+				if step == 0 {
+					first = append(first, append([]float32(nil), got...))
+					continue
+				}
+				for j, v := range got {
+					if v != first[i][j] {
+						t.Fatalf("%+v step %d: gradient %d [%d] = %v, first step %v", tc, step, i, j, v, first[i][j])
+					}
+				}
+			}
+		}
+		vm.Close()
+	}
+}
