@@ -197,7 +197,8 @@ type convKernel[T graphop.Float] struct {
 	dbParts    []float64   // [N,F]: the sums of dym's planes, which the mask pass takes too
 	asked      [5]bool     // the gradients asked for in this step (by input)
 	wanted     [5]bool     // and in the last one
-	fused      bool        // this step's dx and dw came from the fused backward (pass 5)
+	fused      bool        // this step's dw came from the fused backward (pass 5)
+	fusedDX    bool        // and its dx
 
 	dr4 *tensor.Dense // the residual's gradient
 
@@ -395,8 +396,8 @@ func (k *convKernel[T]) maskImage(n int, dst []T) {
 
 // fusedBackward does dw groups [lo, hi) of the fused backward: for each run of images (at
 // most the weight gradient kernel's), their dy through the ReLU into scratch (with dr and
-// the planes' sums), dx image by image from it, and the run's share of dw, while the
-// scratch is in cache. The separate passes each read dy (or dym) from memory again.
+// the planes' sums), dx image by image from it (if fusedDX), and the run's share of dw,
+// while the scratch is in cache. The separate passes each read dy (or dym) from memory again.
 func (k *convKernel[T]) fusedBackward(lo, hi int, b *convBufs[T]) {
 	g, d := &k.g, k.direct
 	dx, x, pad := any(k.dx).([]float32), any(k.x).([]float32), any(b.pad).([]float32)
@@ -411,7 +412,7 @@ func (k *convKernel[T]) fusedBackward(lo, hi int, b *convBufs[T]) {
 				k.maskImage(n, run[(n-n0)*g.o:(n-n0+1)*g.o])
 			}
 			dyRun := any(run).([]float32)
-			for n := n0; n < n1; n++ {
+			for n := n0; n < n1 && k.fusedDX; n++ {
 				d.backwardImage(dx[n*d.in:(n+1)*d.in], dyRun[(n-n0)*d.out:(n-n0+1)*d.out], pad)
 			}
 			d.weightGradRun(part, dyRun, x, pad, n0, n1)
@@ -568,12 +569,15 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 			if !k.noBias && len(k.dbParts) != g.n*g.f {
 				k.dbParts = make([]float64, g.n*g.f)
 			}
-			// dx and dw both asked for in the last step (the graph asks the same each step):
-			// all of the backward in one pass over the images
-			k.fused = k.direct != nil && k.direct.hasBackward() && k.direct.grad && k.wanted[0] && k.wanted[1]
+			// dw asked for in the last step (the graph asks the same each step): all of the
+			// backward, dx too if it was asked for, in one pass over the images
+			k.fused = k.direct != nil && k.direct.grad && k.wanted[1] && (k.direct.hasBackward() || !k.wanted[0])
+			k.fusedDX = k.fused && k.wanted[0]
 			if k.fused {
-				k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
-				k.dx = k.dx4.Data().([]T)
+				if k.fusedDX {
+					k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
+					k.dx = k.dx4.Data().([]T)
+				}
 				k.dw4 = graphop.Reused[T](k.dw4, g.f, g.c, g.kh, g.kw)
 				k.dw = k.dw4.Data().([]T)
 				if len(k.parts) != dwGroups*g.f*g.ckk {
@@ -600,7 +604,7 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		if k.residual && wrt == k.residualInput() {
 			return k.dr4, nil
 		}
-		if k.fused && wrt == 0 {
+		if k.fusedDX && wrt == 0 {
 			return k.dx4, nil
 		}
 		if k.fused && wrt == 1 {
