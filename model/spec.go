@@ -65,8 +65,9 @@ func apply(b *Builder, x *gorgonia.Node, layers []layerFunc, prefix string) *gor
 }
 
 type specParser struct {
-	spec string
-	pos  int
+	spec     string
+	pos      int
+	reluDone bool // the conv before fused the relu token next: that token adds nothing
 }
 
 // list parses layers up to the end of the spec or a ')' closing a res( at depth > 0.
@@ -120,6 +121,10 @@ func (p *specParser) layer(depth int) (layerFunc, error) {
 	case "bn":
 		return func(b *Builder, x *gorgonia.Node, name string) *gorgonia.Node { return b.BatchNorm2d(name, x) }, nil
 	case "relu":
+		if p.reluDone {
+			p.reluDone = false
+			return func(_ *Builder, x *gorgonia.Node, _ string) *gorgonia.Node { return x }, nil
+		}
 		return func(b *Builder, x *gorgonia.Node, _ string) *gorgonia.Node { return b.ReLU(x) }, nil
 	case "gap":
 		return func(b *Builder, x *gorgonia.Node, _ string) *gorgonia.Node { return b.GlobalAvgPool(x) }, nil
@@ -132,7 +137,14 @@ func (p *specParser) layer(depth int) (layerFunc, error) {
 		if !ok {
 			return bad("conv<channels>[x<kernel>][s<stride>], e.g. conv64 or conv32x5s2")
 		}
-		return func(b *Builder, x *gorgonia.Node, name string) *gorgonia.Node { return b.Conv2d(name, x, c, k, s, k/2) }, nil
+		// conv then relu: the ReLU in the convolution's pass (the relu token keeps its place
+		// in the layers' numbering, so that the names of later layers stay the same)
+		rest := p.spec[p.pos:]
+		relu := strings.HasPrefix(rest, ",relu") && (len(rest) == 5 || rest[5] == ',' || rest[5] == ')')
+		p.reluDone = relu
+		return func(b *Builder, x *gorgonia.Node, name string) *gorgonia.Node {
+			return b.Conv(name, x, ConvConfig{Out: c, Kernel: k, Stride: s, Pad: k / 2, ReLU: relu})
+		}, nil
 	case strings.HasPrefix(tok, "pool"):
 		k, err := strconv.Atoi(tok[len("pool"):])
 		if err != nil || k < 1 {

@@ -70,3 +70,18 @@ func TestSpecErrors(t *testing.T) {
 		t.Errorf("conv after fc: err = %v", err)
 	}
 }
+
+// TestSpecFusesConvReLU: a conv followed by relu is one convolution with its ReLU fused in,
+// and the layers after it keep the names they had (the relu token keeps its number).
+func TestSpecFusesConvReLU(t *testing.T) {
+	n, err := New("conv8,relu,conv4,bn,relu,gap,fc3", Options{TrainBatch: 2, EvalBatch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Layers[0].Kind != "conv3x3/1+relu" || n.Layers[1].Name != "l3" || n.Layers[1].Kind != "conv3x3/1" {
+		t.Errorf("layers %+v, %+v: want l1 conv3x3/1+relu, then l3 conv3x3/1", n.Layers[0], n.Layers[1])
+	}
+	if n.Layers[3].Kind != "relu" { // after bn: a ReLU of its own
+		t.Errorf("layer 3 is %s, want relu", n.Layers[3].Kind)
+	}
+}
