@@ -320,15 +320,8 @@ pixels:
 	JNZ image
 	MOVQ out+0(FP), DI
 `)
-	// lanes summed: each accumulator to 4 lanes (halves, then quarters, added), then four of
-	// them (the 4 filters of tap j) to one vector of 4 sums by two rounds of VHADDPS
 	for j := range 3 {
-		for r := range 4 {
-			a, x := 16+3*r+j, 2*r
-			fmt.Fprintf(b, "\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Y%d, Y%d, Y%d\n", a, x, a, x, x)
-			fmt.Fprintf(b, "\tVEXTRACTF128 $1, Y%d, X%d\n\tVADDPS X%d, X%d, X%d\n", x, x+1, x+1, x, x)
-		}
-		fmt.Fprintf(b, "\tVHADDPS X2, X0, X0\n\tVHADDPS X6, X4, X4\n\tVHADDPS X4, X0, X0\n\tVMOVUPS X0, %d(DI)\n", 16*j)
+		sumLanes(b, [4]int{16 + j, 19 + j, 22 + j, 25 + j}, 16*j)
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
 }
@@ -402,13 +395,24 @@ pixels8:
 `)
 	for j := range 3 {
 		for half := range 2 {
-			for q := range 4 {
-				a, x := 8+3*(4*half+q)+j, 2*q
-				fmt.Fprintf(b, "\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Y%d, Y%d, Y%d\n", a, x, a, x, x)
-				fmt.Fprintf(b, "\tVEXTRACTF128 $1, Y%d, X%d\n\tVADDPS X%d, X%d, X%d\n", x, x+1, x+1, x, x)
+			var accs [4]int
+			for q := range accs {
+				accs[q] = 8 + 3*(4*half+q) + j
 			}
-			fmt.Fprintf(b, "\tVHADDPS X2, X0, X0\n\tVHADDPS X6, X4, X4\n\tVHADDPS X4, X0, X0\n\tVMOVUPS X0, %d(DI)\n", 32*j+16*half)
+			sumLanes(b, accs, 32*j+16*half)
 		}
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
+}
+
+// sumLanes writes the lane sums of the accumulators Z(accs[0..3]) as 4 floats at off(DI):
+// each accumulator to 4 lanes (halves, then quarters, added; in X0-X7), then the four to one
+// vector by two rounds of VHADDPS.
+func sumLanes(b *bytes.Buffer, accs [4]int, off int) {
+	for q, a := range accs {
+		x := 2 * q
+		fmt.Fprintf(b, "\tVEXTRACTF64X4 $1, Z%d, Y%d\n\tVADDPS Y%d, Y%d, Y%d\n", a, x, a, x, x)
+		fmt.Fprintf(b, "\tVEXTRACTF128 $1, Y%d, X%d\n\tVADDPS X%d, X%d, X%d\n", x, x+1, x+1, x, x)
+	}
+	fmt.Fprintf(b, "\tVHADDPS X2, X0, X0\n\tVHADDPS X6, X4, X4\n\tVHADDPS X4, X0, X0\n\tVMOVUPS X0, %d(DI)\n", off)
 }
