@@ -32,26 +32,35 @@ func (k *reluKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) { return 
 
 // Run does elements [lo, hi) of the pass under way; parallel.For calls it.
 func (k *reluKernel[T]) Run(lo, hi int) {
-	if in, ok := any(k.in).([]float32); ok {
-		out := any(k.out).([]float32)
-		if k.grad {
-			vmath.ReLUGrad32(out[lo:hi], in[lo:hi], any(k.dyv).([]float32)[lo:hi])
-		} else {
-			vmath.ReLU32(out[lo:hi], in[lo:hi])
-		}
+	if k.grad { // in is y, out is dx
+		reluGrad(k.out[lo:hi], k.in[lo:hi], k.dyv[lo:hi])
 		return
 	}
-	if !k.grad {
-		for i, v := range k.in[lo:hi] {
-			k.out[lo+i] = max(v, 0)
-		}
+	reluInto(k.out[lo:hi], k.in[lo:hi])
+}
+
+// reluInto writes dst = max(x, 0) (dst may be x): vmath.ReLU32 for float32; a NaN stays NaN.
+func reluInto[T graphop.Float](dst, x []T) {
+	if x32, ok := any(x).([]float32); ok {
+		vmath.ReLU32(any(dst).([]float32), x32)
 		return
 	}
-	for i, v := range k.in[lo:hi] { // in is y, out is dx
+	for i, v := range x {
+		dst[i] = max(v, 0) // Go's max keeps a NaN
+	}
+}
+
+// reluGrad writes dx = dy * [y > 0]: vmath.ReLUGrad32 for float32.
+func reluGrad[T graphop.Float](dx, y, dy []T) {
+	if dx32, ok := any(dx).([]float32); ok {
+		vmath.ReLUGrad32(dx32, any(y).([]float32), any(dy).([]float32))
+		return
+	}
+	for i, v := range y {
 		if v > 0 {
-			k.out[lo+i] = k.dyv[lo+i]
+			dx[i] = dy[i]
 		} else {
-			k.out[lo+i] = 0
+			dx[i] = 0
 		}
 	}
 }

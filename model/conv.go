@@ -186,7 +186,7 @@ type convKernel[T graphop.Float] struct {
 	parts      []T       // [dwGroups, F, CKK]: each group's share of dw
 	x, w, y    []T
 	dy, dx, dw []T
-	pass       int         // 0 forward, 1 dx, 2 dw
+	pass       int         // what Run does: passForward ... passFused
 	wt         []T         // for dx of a same-padded stride-1 conv: w flipped, [C,F,KH,KW]
 	gt         convGeom    // its geometry: dy [N,F,H,W] * wt
 	direct     *directConv // the forward (or dx) without im2col, when it applies
@@ -195,16 +195,27 @@ type convKernel[T graphop.Float] struct {
 	masked     bool        // dym (and dr) hold this step's output gradient through the ReLU
 	dym        []T         // dy * [y > 0] (with relu)
 	dbParts    []float64   // [N,F]: the sums of dym's planes, which the mask pass takes too
-	asked      [5]bool     // the gradients asked for in this step (by input)
-	wanted     [5]bool     // and in the last one
+	asked      [4]bool     // the gradients asked for in this step, by input (x, w, b, r at most)
+	wanted     [4]bool     // and in the last one
 	fused      bool        // this step's dw came from the fused backward (pass 5)
 	fusedDX    bool        // and its dx
 
 	dr4 *tensor.Dense // the residual's gradient
+	dr  []T           // its data
 
 	y4, dx4  *tensor.Dense
 	dw4, db1 *tensor.Dense
 }
+
+// The passes of convKernel.Run, and what its rows are in each.
+const (
+	passForward = iota // images (direct) or groups of k.group images
+	passDX             // the same
+	passDW             // the dwGroups groups of images
+	passDB             // filters
+	passMask           // images: dy through the ReLU, with db's plane sums and dr
+	passFused          // the dwGroups groups: the whole backward (fusedBackward)
+)
 
 // convBufs is one chunk's scratch: the columns of a group of images and, for groups of
 // more than one, their GEMM's output (or dy gathered) before it is scattered to NCHW.
@@ -221,7 +232,7 @@ func (k *convKernel[T]) buffers() *convBufs[T] {
 	nPad, nDym := 0, 0
 	if k.direct != nil {
 		nPad = k.direct.paddedLen()
-		if k.pass == 5 {
+		if k.pass == passFused {
 			nDym = k.direct.gradRun * g.o
 		}
 	}
@@ -267,7 +278,7 @@ func convolveGroup[T graphop.Float](dst, src, w []T, rows int, g *convGeom, n0, 
 // and dx, the dwGroups fixed groups for dw); parallel.For calls it.
 func (k *convKernel[T]) Run(lo, hi int) {
 	g := &k.g
-	if k.pass == 3 { // rows are filters: db[f] = sum over images and pixels of dy[:, f]
+	if k.pass == passDB { // rows are filters: db[f] = sum over images and pixels of dy[:, f]
 		db := k.db1.Data().([]T)
 		for f := lo; f < hi; f++ {
 			var s float64
@@ -280,10 +291,10 @@ func (k *convKernel[T]) Run(lo, hi int) {
 	}
 	b := k.buffers()
 	defer k.bufs.Put(b)
-	if k.direct != nil && (k.pass == 0 || k.pass == 1 && k.direct.hasBackward()) { // rows are images
+	if k.direct != nil && (k.pass == passForward || k.pass == passDX && k.direct.hasBackward()) { // rows are images
 		pad := any(b.pad).([]float32)
 		for n := lo; n < hi; n++ {
-			if k.pass == 0 {
+			if k.pass == passForward {
 				e := conv3.Epilogue{Bias: any(k.b).([]float32), Add: any(k.r).([]float32), ReLU: k.relu}
 				k.direct.forward(any(k.y).([]float32), any(k.x).([]float32), pad, n, e)
 			} else {
@@ -293,17 +304,17 @@ func (k *convKernel[T]) Run(lo, hi int) {
 		return
 	}
 	switch k.pass {
-	case 0:
+	case passForward:
 		k.initOutput(lo*k.group, min(g.n, hi*k.group))
 		for grp := lo; grp < hi; grp++ {
 			convolveGroup(k.y, k.x, k.w, g.f, g, grp*k.group, min(g.n, (grp+1)*k.group), b, !k.noBias)
 			k.finish(grp*k.group, min(g.n, (grp+1)*k.group))
 		}
-	case 4:
+	case passMask:
 		k.maskGrad(lo, hi)
-	case 5:
+	case passFused:
 		k.fusedBackward(lo, hi, b)
-	case 1:
+	case passDX:
 		if k.wt != nil { // same-padded, stride 1: dx is a convolution of dy with the flipped kernel
 			for grp := lo; grp < hi; grp++ {
 				convolveGroup(k.dx, k.dy, k.wt, g.c, &k.gt, grp*k.group, min(g.n, (grp+1)*k.group), b, false)
@@ -316,7 +327,7 @@ func (k *convKernel[T]) Run(lo, hi int) {
 			clear(dx)
 			col2im(dx, b.col, g)
 		}
-	case 2: // rows are groups of images; group i's share of dw goes to parts[i]
+	case passDW: // rows are groups of images; group i's share of dw goes to parts[i]
 		for grp := lo; grp < hi; grp++ {
 			part := k.parts[grp*g.f*g.ckk : (grp+1)*g.f*g.ckk]
 			clear(part)
@@ -358,7 +369,7 @@ func (k *convKernel[T]) finish(n0, n1 int) {
 		}
 	}
 	if k.relu {
-		reluInPlace(y)
+		reluInto(y, y)
 	}
 }
 
@@ -385,7 +396,7 @@ func (k *convKernel[T]) maskImage(n int, dst []T) {
 		copy(dst, k.dy[lo:hi])
 	}
 	if k.residual {
-		copy(k.dr4.Data().([]T)[lo:hi], dst)
+		copy(k.dr[lo:hi], dst)
 	}
 	if !k.noBias {
 		for f := range g.f {
@@ -544,7 +555,7 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	k.y4 = graphop.Reused[T](k.y4, g.n, g.f, g.ho, g.wo)
 	k.y = k.y4.Data().([]T)
 	k.b = b
-	k.pass = 0
+	k.pass = passForward
 	k.masked = false
 	if k.direct != nil {
 		k.direct.packForward(any(k.w).([]float32))
@@ -562,9 +573,10 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	g := &k.g
 	if k.relu || k.residual {
 		if !k.masked { // the first gradient of this step: dy through the ReLU, once
-			k.wanted, k.asked = k.asked, [5]bool{}
+			k.wanted, k.asked = k.asked, [4]bool{}
 			if k.residual {
 				k.dr4 = graphop.Reused[T](k.dr4, g.n, g.f, g.ho, g.wo)
+				k.dr = k.dr4.Data().([]T)
 			}
 			if !k.noBias && len(k.dbParts) != g.n*g.f {
 				k.dbParts = make([]float64, g.n*g.f)
@@ -575,24 +587,18 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 			k.fusedDX = k.fused && k.wanted[0]
 			if k.fused {
 				if k.fusedDX {
-					k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
-					k.dx = k.dx4.Data().([]T)
+					k.prepareDX()
 				}
-				k.dw4 = graphop.Reused[T](k.dw4, g.f, g.c, g.kh, g.kw)
-				k.dw = k.dw4.Data().([]T)
-				if len(k.parts) != dwGroups*g.f*g.ckk {
-					k.parts = make([]T, dwGroups*g.f*g.ckk)
-				}
-				k.flipKernel()
-				k.direct.packBackward(any(k.w).([]float32), any(k.wt).([]float32))
-				k.pass = 5
+				k.prepareDW()
+				k.dym = nil // the separate passes' buffer, which the first step needed
+				k.pass = passFused
 				parallel.For(dwGroups, 1, k)
 				k.sumParts()
 			} else {
 				if k.relu && len(k.dym) != len(k.dy) {
 					k.dym = make([]T, len(k.dy))
 				}
-				k.pass = 4
+				k.pass = passMask
 				parallel.For(g.n, 1, k)
 			}
 			k.masked = true
@@ -613,24 +619,17 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	}
 	switch wrt {
 	case 0:
-		k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
-		k.dx, k.pass = k.dx4.Data().([]T), 1
-		k.flipKernel()
+		k.prepareDX()
+		k.pass = passDX
 		if k.direct != nil && k.direct.hasBackward() {
-			k.direct.packBackward(any(k.w).([]float32), any(k.wt).([]float32))
 			parallel.For(g.n, 1, k)
 			return k.dx4, nil
 		}
 		parallel.For((g.n+k.group-1)/k.group, 1, k)
 		return k.dx4, nil
 	case 1:
-		// dw sums over images in a fixed grouping and order, whatever the number of cores, so
-		// that training is bit-for-bit reproducible (and resumable).
-		k.dw4 = graphop.Reused[T](k.dw4, g.f, g.c, g.kh, g.kw)
-		k.dw, k.pass = k.dw4.Data().([]T), 2
-		if len(k.parts) != dwGroups*g.f*g.ckk {
-			k.parts = make([]T, dwGroups*g.f*g.ckk)
-		}
+		k.prepareDW()
+		k.pass = passDW
 		parallel.For(dwGroups, 1, k)
 		k.sumParts()
 		return k.dw4, nil
@@ -647,9 +646,33 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		}
 		return k.db1, nil
 	}
-	k.pass = 3
+	k.pass = passDB
 	parallel.For(g.f, 1, k)
 	return k.db1, nil
+}
+
+// prepareDX readies dx's tensor and the kernel it takes: flipped for a stride-1 dx, packed
+// for the direct one.
+func (k *convKernel[T]) prepareDX() {
+	g := &k.g
+	k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
+	k.dx = k.dx4.Data().([]T)
+	k.flipKernel()
+	if k.direct != nil && k.direct.hasBackward() {
+		k.direct.packBackward(any(k.w).([]float32), any(k.wt).([]float32))
+	}
+}
+
+// prepareDW readies dw's tensor and the groups' shares: dw sums over images in a fixed
+// grouping and order, whatever the number of cores, so that training is bit-for-bit
+// reproducible (and resumable).
+func (k *convKernel[T]) prepareDW() {
+	g := &k.g
+	k.dw4 = graphop.Reused[T](k.dw4, g.f, g.c, g.kh, g.kw)
+	k.dw = k.dw4.Data().([]T)
+	if len(k.parts) != dwGroups*g.f*g.ckk {
+		k.parts = make([]T, dwGroups*g.f*g.ckk)
+	}
 }
 
 // sumParts writes dw = the groups' shares in order.
@@ -711,32 +734,4 @@ func convFused(x, w, b, r *gorgonia.Node, stride, pad int, relu bool) (*gorgonia
 		in = append(in, r)
 	}
 	return graphop.Apply(k, in...)
-}
-
-// reluInPlace sets y to max(y, 0) (a NaN stays NaN, as in reluKernel).
-func reluInPlace[T graphop.Float](y []T) {
-	if y32, ok := any(y).([]float32); ok {
-		vmath.ReLU32(y32, y32)
-		return
-	}
-	for i, v := range y {
-		if !(v > 0) && v == v {
-			y[i] = 0
-		}
-	}
-}
-
-// reluGrad writes dx = dy * [y > 0].
-func reluGrad[T graphop.Float](dx, y, dy []T) {
-	if dx32, ok := any(dx).([]float32); ok {
-		vmath.ReLUGrad32(dx32, any(y).([]float32), any(dy).([]float32))
-		return
-	}
-	for i, v := range y {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
-		}
-	}
 }

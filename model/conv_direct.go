@@ -40,7 +40,7 @@ type directConv struct {
 	bwd     *conv3.Plan   // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
 	bwd2    *conv3.Plan2T // dy [F,H/2,W/2] -> dx [C,H,W] (stride 2), or nil
 	in, out int           // C*H*W, F*HO*WO
-	wp, wtp []float32     // w and the flipped w, packed for the kernel
+	wp, wtp []float32     // w packed for the forward, and for dx (flipped for stride 1)
 	shape   convGeom      // the geometry it was made for, batch size 0
 }
 

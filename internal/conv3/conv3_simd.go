@@ -13,17 +13,24 @@ func init() {
 	}
 }
 
-// convolveAVX512 runs the 4 x 64 tile kernel (tileS1) over every strip of 4 filters (its
-// 9*C*4 weights stay in L1) and, within it, every tile of 64 pixels.
+// convolveAVX512 runs the stride-1 tile kernel (tileS1) over y (runStrips).
 func convolveAVX512(p *Plan, y, xp, wp []float32, e Epilogue) {
-	hw, taps := p.H*p.W, p.C*9
-	for s := 0; s*TileRows < p.F; s++ {
-		w := unsafe.Pointer(&wp[s*taps*TileRows])
-		t := tileOut{y: y, e: &e, s: s, hw: hw, rows: min(TileRows, p.F-s*TileRows)}
+	runStrips(kernelS1, y, p.F, p, xp, p.C, wp, p.C*9*TileRows, &e)
+}
+
+// runStrips runs the tile kernel of kind over every strip of 4 of the f filters of y
+// [f, hw] (its weights stay in L1) and, within it, every tile of 64 pixels: g is the
+// geometry of the output planes (hw pixels) and of the padded input xp (pixel q of channel
+// 0 at xp[g.before+q], planes g.stride apart, g's masks), channels the kernel's count of
+// them, wp the packed weights, perStrip floats a strip.
+func runStrips(kind int, y []float32, f int, g *Plan, xp []float32, channels int, wp []float32, perStrip int, e *Epilogue) {
+	hw := g.H * g.W
+	for s := 0; s*TileRows < f; s++ {
+		w := unsafe.Pointer(&wp[s*perStrip])
+		t := tileOut{y: y, e: e, s: s, hw: hw, rows: min(TileRows, f-s*TileRows)}
 		t.bias = stripBias(e.Bias, s, t.rows)
 		for q := 0; q < hw; q += TileCols {
-			x := unsafe.Pointer(&xp[p.before+q])
-			t.run(kernelS1, q, x, p.W, p.stride, p.C, w, &p.masks[2*(q/16)])
+			t.run(kind, q, unsafe.Pointer(&xp[g.before+q]), g.W, g.stride, channels, w, &g.masks[2*(q/16)])
 		}
 	}
 }

@@ -2,10 +2,7 @@
 
 package conv3
 
-import (
-	"simd/archsimd"
-	"unsafe"
-)
+import "simd/archsimd"
 
 func init() {
 	if archsimd.X86.AVX512() {
@@ -13,19 +10,10 @@ func init() {
 	}
 }
 
-// convolve2AVX512 runs tileS2 over every strip of 4 filters and tile of 64 output pixels.
+// convolve2AVX512 runs the stride-2 tile kernel (tileS2) over y from the phase planes,
+// which have the output's geometry (p.out).
 func convolve2AVX512(p *Plan2, y, xp, wp []float32, e Epilogue) {
-	o := p.out
-	hw, taps := o.H*o.W, p.C*9
-	for s := 0; s*TileRows < p.F; s++ {
-		w := unsafe.Pointer(&wp[s*taps*TileRows])
-		t := tileOut{y: y, e: &e, s: s, hw: hw, rows: min(TileRows, p.F-s*TileRows)}
-		t.bias = stripBias(e.Bias, s, t.rows)
-		for q := 0; q < hw; q += TileCols {
-			x := unsafe.Pointer(&xp[o.before+q])
-			t.run(kernelS2, q, x, o.W, o.stride, p.C, w, &o.masks[2*(q/16)])
-		}
-	}
+	runStrips(kernelS2, y, p.F, p.out, xp, p.C, wp, p.C*9*TileRows, &e)
 }
 
 // grad2AVX512 is gradAVX512 for stride 2: the taps of row i of channel c are P[a(i)][1]

@@ -33,23 +33,14 @@ func NewPlan2T(c, f, h, w int) (*Plan2T, error) {
 	return &Plan2T{C: c, F: f, H: h, W: w, in: in}, nil
 }
 
-// phaseTaps are the taps (i, j) of phase (a, b), in the order of the kernels' packed
-// weights (gen/main.go's stride2T): the one reading dy unshifted first.
-func phaseTaps(a, b int) [][2]int {
-	rows, cols := []int{1}, []int{1}
-	if a == 1 {
-		rows = []int{2, 0}
-	}
-	if b == 1 {
-		cols = []int{2, 0}
-	}
-	var taps [][2]int
-	for _, i := range rows {
-		for _, j := range cols {
-			taps = append(taps, [2]int{i, j})
-		}
-	}
-	return taps
+// phaseTaps are, for each phase (a, b) of dx (index 2a+b), the taps (i, j) that land on it,
+// in the order of the kernels' packed weights (gen/main.go's stride2T): the one reading dy
+// unshifted first. A row i = 0 (column j = 0) reads dy a row (column) further.
+var phaseTaps = [4][][2]int{
+	{{1, 1}},
+	{{1, 2}, {1, 0}},
+	{{2, 1}, {0, 1}},
+	{{2, 2}, {2, 0}, {0, 2}, {0, 0}},
 }
 
 // PaddedLen is the length of dy's padded copy.
@@ -72,7 +63,7 @@ func (p *Plan2T) strips() int { return (p.C + TileRows - 1) / TileRows }
 func (p *Plan2T) PackWeights(dst, w []float32) {
 	k := 0
 	for ph := range 4 {
-		taps := phaseTaps(ph/2, ph%2)
+		taps := phaseTaps[ph]
 		for s := range p.strips() {
 			for f := range p.F {
 				for _, t := range taps {
@@ -92,10 +83,12 @@ func (p *Plan2T) PackWeights(dst, w []float32) {
 
 // phaseWeights returns phase ph's packed weights.
 func (p *Plan2T) phaseWeights(wp []float32, ph int) []float32 {
-	before := [4]int{0, 1, 3, 5}[ph] // taps of the phases before: 0, 1, 1+2, 1+2+2
-	n := len(phaseTaps(ph/2, ph%2))
+	before := 0 // taps of the phases before
+	for _, taps := range phaseTaps[:ph] {
+		before += len(taps)
+	}
 	per := p.F * p.strips() * TileRows
-	return wp[before*per : (before+n)*per]
+	return wp[before*per : (before+len(phaseTaps[ph]))*per]
 }
 
 // Convolve writes dx [C,H,W] from dy's padded copy dyp [PaddedLen] and the packed weights
@@ -126,7 +119,7 @@ var convolve2T = convolve2TGo
 // padded dy and the phase's packed weights wp.
 func convolve2TGo(p *Plan2T, ph int, plane, dyp, wp []float32) {
 	in := p.in
-	hw, taps := in.H*in.W, phaseTaps(ph/2, ph%2)
+	hw, taps := in.H*in.W, phaseTaps[ph]
 	for c := range p.C {
 		s, r := c/TileRows, c%TileRows
 		for q := range hw {

@@ -13,20 +13,10 @@ func init() {
 	}
 }
 
-// convolve2TAVX512 runs phase ph's tile kernel (tileT00 ... tileT11) over every strip of 4
-// of dx's channels and tile of 64 pixels.
+// convolve2TAVX512 runs phase ph's tile kernel (tileT00 ... tileT11) over dx's phase plane
+// [C, hw], from the padded dy (p.in's geometry, its F planes the kernel's channels).
 func convolve2TAVX512(p *Plan2T, ph int, plane, dyp, wp []float32) {
-	in := p.in
-	hw, per := in.H*in.W, p.F*len(phaseTaps(ph/2, ph%2))*TileRows
-	e := Epilogue{}
-	for s := range p.strips() {
-		w := unsafe.Pointer(&wp[s*per])
-		t := tileOut{y: plane, e: &e, s: s, hw: hw, rows: min(TileRows, p.C-s*TileRows)}
-		for q := 0; q < hw; q += TileCols {
-			x := unsafe.Pointer(&dyp[in.before+q])
-			t.run(kernelT00+ph, q, x, in.W, in.stride, p.F, w, &in.masks[2*(q/16)])
-		}
-	}
+	runStrips(kernelT00+ph, plane, p.C, p.in, dyp, p.F, wp, p.F*len(phaseTaps[ph])*TileRows, &Epilogue{})
 }
 
 //go:noescape
