@@ -18,6 +18,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -170,34 +171,9 @@ func decode(b []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint version %q, this program reads %d", meta["version"], Version)
 	}
 	data := b[8+n:]
-	index := map[string]entry{}
-	c := &Checkpoint{Tensors: map[string]Tensor{}, Meta: json.RawMessage(meta["meta"])}
-	end := 0
-	for name, r := range raw {
-		if name == "__metadata__" {
-			continue
-		}
-		var e entry
-		if err := json.Unmarshal(r, &e); err != nil {
-			return nil, corrupt("tensor %s: %v", name, err)
-		}
-		size := 1
-		for _, d := range e.Shape {
-			size *= d
-		}
-		lo, hi := e.DataOffsets[0], e.DataOffsets[1]
-		if e.Dtype != "F32" || lo < 0 || hi > len(data) || hi-lo != 4*size {
-			return nil, corrupt("tensor %s: %s %v at bytes [%d, %d) of %d", name, e.Dtype, e.Shape, lo, hi, len(data))
-		}
-		t := Tensor{Shape: e.Shape, Data: make([]float32, size)}
-		for i := range t.Data {
-			t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[lo+4*i:]))
-		}
-		c.Tensors[name], index[name] = t, e
-		end = max(end, hi)
-	}
-	if end != len(data) {
-		return nil, corrupt("%d bytes of tensor data, the index covers %d", len(data), end)
+	index, err := readIndex(raw, len(data))
+	if err != nil {
+		return nil, err
 	}
 	sum, err := checksum(meta["meta"], index, data)
 	if err != nil {
@@ -206,7 +182,91 @@ func decode(b []byte) (*Checkpoint, error) {
 	if sum != meta["sha256"] {
 		return nil, corrupt("checksum %s, the file says %s", sum[:12], shortSum(meta["sha256"]))
 	}
+	// Only now, with every size and offset checked and the bytes verified, is memory taken.
+	c := &Checkpoint{Tensors: make(map[string]Tensor, len(index)), Meta: json.RawMessage(meta["meta"])}
+	for name, e := range index {
+		t := Tensor{Shape: e.Shape, Data: make([]float32, (e.DataOffsets[1]-e.DataOffsets[0])/4)}
+		for i, at := 0, e.DataOffsets[0]; i < len(t.Data); i, at = i+1, at+4 {
+			t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[at:]))
+		}
+		c.Tensors[name] = t
+	}
 	return c, nil
+}
+
+// readIndex parses the header's tensor entries and checks them against a data section of
+// size bytes: each an F32 tensor whose shape's size (computed without overflow) matches
+// its offsets, and the entries tiling the data exactly, in some order, with no gap or
+// overlap (as safetensors requires). It allocates nothing in proportion to the sizes the
+// header claims.
+func readIndex(raw map[string]json.RawMessage, size int) (map[string]entry, error) {
+	index := make(map[string]entry, len(raw))
+	type span struct {
+		lo, hi int
+		name   string
+	}
+	spans := make([]span, 0, len(raw))
+	for name, r := range raw {
+		if name == "__metadata__" {
+			continue
+		}
+		var e entry
+		if err := json.Unmarshal(r, &e); err != nil {
+			return nil, corrupt("tensor %s: %v", name, err)
+		}
+		lo, hi := e.DataOffsets[0], e.DataOffsets[1]
+		bad := func(why string) error {
+			return corrupt("tensor %s: %s %v at bytes [%d, %d) of %d: %s", name, e.Dtype, e.Shape, lo, hi, size, why)
+		}
+		if e.Dtype != "F32" {
+			return nil, bad("want dtype F32")
+		}
+		if slices.ContainsFunc(e.Shape, func(d int) bool { return d < 0 }) {
+			return nil, bad("a negative dimension")
+		}
+		values, ok := shapeSize(e.Shape, size/4)
+		if !ok {
+			return nil, bad("more values than the data holds")
+		}
+		if lo < 0 || hi < lo || hi > size {
+			return nil, bad("offsets outside the data")
+		}
+		if hi-lo != 4*values {
+			return nil, bad(fmt.Sprintf("the shape holds %d bytes", 4*values))
+		}
+		index[name] = e
+		spans = append(spans, span{lo, hi, name})
+	}
+	sort.Slice(spans, func(i, j int) bool {
+		return spans[i].lo < spans[j].lo || spans[i].lo == spans[j].lo && spans[i].hi < spans[j].hi
+	})
+	at := 0
+	for _, s := range spans {
+		if s.lo != at {
+			return nil, corrupt("tensor %s starts at byte %d of the data, the one before ends at %d", s.name, s.lo, at)
+		}
+		at = s.hi
+	}
+	if at != size {
+		return nil, corrupt("%d bytes of tensor data, the index covers %d", size, at)
+	}
+	return index, nil
+}
+
+// shapeSize returns the number of values of shape, whose dimensions are >= 0, if it is at
+// most limit; it never overflows.
+func shapeSize(shape []int, limit int) (int, bool) {
+	if slices.Contains(shape, 0) {
+		return 0, true
+	}
+	size := 1
+	for _, d := range shape {
+		if size > limit/d {
+			return 0, false
+		}
+		size *= d
+	}
+	return size, true
 }
 
 func shortSum(s string) string {

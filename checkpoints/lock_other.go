@@ -1,0 +1,8 @@
+//go:build !unix
+
+package checkpoint
+
+import "os"
+
+// lockFile does nothing where flock(2) is missing: two runs in one folder are not detected.
+func lockFile(*os.File) error { return nil }
