@@ -41,7 +41,7 @@ func newConvGeom(x, w tensor.Shape, stride, pad int) (convGeom, error) {
 // validCols returns the output columns [lo, hi) whose input column ox*stride - pad + j lies
 // inside [0, W).
 func (g *convGeom) validCols(j int) (lo, hi int) {
-	lo = max(0, (g.pad-j+g.stride-1)/g.stride)
+	lo = min(g.wo, max(0, (g.pad-j+g.stride-1)/g.stride))
 	hi = min(g.wo, (g.w+g.pad-j+g.stride-1)/g.stride)
 	return lo, max(lo, hi)
 }
@@ -70,6 +70,9 @@ func im2col[T graphop.Float](col, x []T, g *convGeom, ld int) {
 					in := x[(c*g.h+y)*g.w : (c*g.h+y+1)*g.w]
 					clear(out[:lo])
 					clear(out[hi:])
+					if lo == hi { // this tap sees only padding
+						continue
+					}
 					if g.stride == 1 {
 						copy(out[lo:hi], in[lo-g.pad+j:])
 						continue
@@ -89,7 +92,7 @@ func im2col[T graphop.Float](col, x []T, g *convGeom, ld int) {
 func shifted[T graphop.Float](out, plane []T, g *convGeom, dy, dx int) {
 	w := g.w
 	oyLo, oyHi := max(0, -dy), min(g.ho, g.h-dy)
-	if oyLo >= oyHi {
+	if oyLo >= oyHi || dx <= -w || dx >= w { // the shift leaves the plane (padding wider than it)
 		clear(out)
 		return
 	}
@@ -133,6 +136,9 @@ func col2im[T graphop.Float](dx, col []T, g *convGeom) {
 			for j := range g.kw {
 				row := col[((c*g.kh+i)*g.kw+j)*g.hw:][:g.hw]
 				lo, hi := g.validCols(j)
+				if lo == hi { // this tap sees only padding
+					continue
+				}
 				for oy := range g.ho {
 					y := oy*g.stride - g.pad + i
 					if y < 0 || y >= g.h {

@@ -7,6 +7,9 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"xent/internal/conv3"
+	"xent/internal/graphop"
 )
 
 // opCheck builds cost = sum(op(inputs) * R) in float64 with a fixed random R, and checks
@@ -125,6 +128,10 @@ func TestConv2d(t *testing.T) {
 		{1, 2, 5, 5, 2, 5, 1, 2},
 		{5, 2, 10, 10, 3, 3, 1, 1}, // groups of 3 images per GEMM (256 columns), the last of 2
 		{4, 2, 6, 6, 3, 3, 2, 1},   // strided: dx by col2im, all 4 images in one forward GEMM
+		{2, 2, 2, 2, 3, 7, 1, 3},   // padding wider than the input (pool16,conv8x7 on 32x32)
+		{1, 1, 1, 1, 2, 11, 1, 5},  // a 1x1 input under an 11x11 kernel
+		{2, 2, 3, 2, 2, 7, 2, 3},   // strided, padding wider than the input
+		{1, 2, 4, 4, 2, 9, 1, 4},   // padding as wide as the input
 	} {
 		opCheck(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}, {tc.f}}, []int{0, 1, 2},
 			func(in []*G.Node) (*G.Node, error) { return conv2d(in[0], in[1], in[2], tc.s, tc.p) },
@@ -480,6 +487,9 @@ func TestDirectPlansOutliveBatchSize(t *testing.T) {
 // dw is wanted computes its whole backward in one pass (fusedBackward); its gradients must
 // be bit for bit those of the first step's separate passes.
 func TestFusedBackwardMatches(t *testing.T) {
+	if !conv3.Fast {
+		t.Skip("no direct kernels in this build, so no fused backward to compare: build with GOEXPERIMENT=simd on an AVX-512 machine")
+	}
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, tc := range []struct {
 		stride, c, f, hw int
@@ -509,12 +519,20 @@ func TestFusedBackwardMatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vm := G.NewTapeMachine(g)
+		k, ok := graphop.KernelOf(out)
+		if !ok {
+			t.Fatal("the convolution's node has no kernel")
+		}
+		kernel := k.(*convKernel[float32])
+		vm := G.NewTapeMachine(g.SubgraphRoots(grads...)) // only the gradients asked for, as training compiles
 		var first [][]float32
 		for step := range 3 {
 			vm.Reset()
 			if err := vm.RunAll(); err != nil {
 				t.Fatal(err)
+			}
+			if kernel.fused != (step > 0) || kernel.fusedDX != (step > 0 && tc.dx) {
+				t.Fatalf("%+v step %d: fused %v, fused dx %v: the path under test did not run as it should", tc, step, kernel.fused, kernel.fusedDX)
 			}
 			for i, gr := range grads {
 				got := gr.Value().Data().([]float32)
