@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -328,17 +329,40 @@ func TestOptionErrors(t *testing.T) {
 	}
 }
 
+// TestSoftmaxXentIsIndependentOfCores: the rows are split across as many cores as
+// GOMAXPROCS allows; the loss and the gradient must be bit for bit the same for 1, 2 and 4,
+// and the loss that of the rows done one at a time.
 func TestSoftmaxXentIsIndependentOfCores(t *testing.T) {
-	// Large enough that rows are split across cores; the result must not depend on it.
-	const n, k = 2048, 100
+	const n, k = 2048, 100 // large enough that rows are split
 	rng := rand.New(rand.NewPCG(9, 9))
 	z := to32(randLogits(rng, n, k, 5))
 	y := labelsFor(rng, n, k, false)
-	x, _ := NewSoftmaxXent[float32](k)
-	l1, _ := x.Forward(z, y)
-	dz1 := make([]float32, n*k)
-	x.Backward(dz1, z, y, []float32{1})
-	ref, _ := NewSoftmaxXent[float32](k)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var l1 float64
+	var dz1 []float32
+	for _, procs := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(procs)
+		x, _ := NewSoftmaxXent[float32](k, WithSmoothing(0.1))
+		l, err := x.Forward(z, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dz := make([]float32, n*k)
+		x.Backward(dz, z, y, []float32{1})
+		if procs == 1 {
+			l1, dz1 = l, dz
+			continue
+		}
+		if math.Float64bits(l) != math.Float64bits(l1) {
+			t.Errorf("GOMAXPROCS %d: loss %v, with 1 %v", procs, l, l1)
+		}
+		for i := range dz {
+			if math.Float32bits(dz[i]) != math.Float32bits(dz1[i]) {
+				t.Fatalf("GOMAXPROCS %d: gradient [%d] = %v, with 1 %v", procs, i, dz[i], dz1[i])
+			}
+		}
+	}
+	ref, _ := NewSoftmaxXent[float32](k, WithSmoothing(0.1))
 	var rows float64
 	for i := range n { // one row at a time: never split
 		l, _ := ref.Forward(z[i*k:(i+1)*k], y[i:i+1])

@@ -6,7 +6,7 @@ import "simd/archsimd"
 
 func init() {
 	if archsimd.X86.AVX512() {
-		sgdMomentum32 = sgdMomentum32AVX512
+		sgdMomentum32, sgdKernel = sgdMomentum32AVX512, "avx512"
 	}
 }
 
