@@ -6,20 +6,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image/color"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
-	"xent/internal/atomicfile"
+	"xent/internal/curves"
 	"xent/train"
 )
 
@@ -64,10 +58,11 @@ func read(path string) (runLog, error) {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	png := fs.String("png", "compare.png", "PNG of the runs' test accuracy and loss curves (empty: none)")
+	png := fs.String("png", "compare.png", "PNG of the runs' accuracy and loss curves on their evaluation split (empty: none)")
+	x := fs.String("x", "epoch", "x axis of the curves: epoch, or time (wall seconds since the run started)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) { // -h: the usage, on stdout
-			fmt.Fprintln(stdout, "usage: compare [-png FILE] run1.jsonl run2.jsonl ...")
+			fmt.Fprintln(stdout, "usage: compare [-png FILE] [-x epoch|time] run1.jsonl run2.jsonl ...")
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
 			return nil
@@ -75,7 +70,10 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("no metrics files (usage: compare [-png FILE] run1.jsonl run2.jsonl ...)")
+		return errors.New("no metrics files (usage: compare [-png FILE] [-x epoch|time] run1.jsonl run2.jsonl ...)")
+	}
+	if _, ok := axes[*x]; !ok {
+		return fmt.Errorf("-x %q: want epoch or time", *x)
 	}
 	var runs []runLog
 	for _, path := range fs.Args() {
@@ -89,7 +87,7 @@ func run(args []string, stdout io.Writer) error {
 	if *png == "" {
 		return nil
 	}
-	if err := curves(*png, runs); err != nil {
+	if err := drawCurves(*png, *x, runs); err != nil {
 		return fmt.Errorf("-png: %w", err)
 	}
 	fmt.Fprintf(stdout, "curves: %s\n", *png)
@@ -97,53 +95,69 @@ func run(args []string, stdout io.Writer) error {
 }
 
 func table(w io.Writer, runs []runLog) {
-	const format = "%-32s %10v %12v %7v %9v %9v %10v %9v %8v\n"
-	fmt.Fprintf(w, format, "run", "params", "FLOPs/img", "epochs", "best acc", "final acc", "NLL bits", "wall s", "img/s")
+	const format = "%-32s %5v %10v %12v %7v %9v %9v %10v %9v %8v\n"
+	fmt.Fprintf(w, format, "run", "split", "params", "FLOPs/img", "epochs", "best acc", "final acc", "NLL bits", "wall s", "img/s")
 	for _, r := range runs {
 		last, best := r.epochs[len(r.epochs)-1], 0.0
 		for _, m := range r.epochs {
 			best = max(best, m.TestAcc)
 		}
-		fmt.Fprintf(w, format, r.label(), last.Params, last.FLOPs, last.Epoch,
+		fmt.Fprintf(w, format, r.label(), r.split(), last.Params, last.FLOPs, last.Epoch,
 			fmt.Sprintf("%.2f%%", 100*best), fmt.Sprintf("%.2f%%", 100*last.TestAcc),
 			fmt.Sprintf("%.4f", last.TestLossBits), fmt.Sprintf("%.1f", last.WallS), fmt.Sprintf("%.0f", last.ImgPerS))
 	}
 }
 
-// curves draws test accuracy and test loss (bits) per epoch, one colour per run.
-func curves(path string, runs []runLog) error {
-	acc, nll := plot.New(), plot.New()
-	acc.Title.Text, nll.Title.Text = "test accuracy", "test loss (bits)"
-	acc.X.Label.Text, nll.X.Label.Text = "epoch", "epoch"
-	acc.Legend.Left, acc.Legend.Top = true, true
-	nll.Legend.Top = true
-	for i, r := range runs {
-		for _, c := range []struct {
-			p *plot.Plot
-			f func(train.EpochMetrics) float64
-		}{{acc, func(m train.EpochMetrics) float64 { return m.TestAcc }}, {nll, func(m train.EpochMetrics) float64 { return m.TestLossBits }}} {
-			xy := make(plotter.XYs, len(r.epochs))
-			for j, m := range r.epochs {
-				xy[j].X, xy[j].Y = float64(m.Epoch), c.f(m)
-			}
-			l, err := plotter.NewLine(xy)
-			if err != nil {
-				return err
-			}
-			l.Color = plotutil.Color(i)
-			l.Width = vg.Points(1.5)
-			c.p.Add(l)
-			c.p.Legend.Add(r.label(), l)
+// split names what a run's evaluation figures measure: "test", or "val" for a run with
+// -val (older files, without the key, are of the test split).
+func (r runLog) split() string {
+	if s := r.epochs[len(r.epochs)-1].Split; s != "" {
+		return s
+	}
+	return "test"
+}
+
+// splitsOf returns the runs' common split, or "" if they differ.
+func splitsOf(runs []runLog) string {
+	common := runs[0].split()
+	for _, r := range runs[1:] {
+		if r.split() != common {
+			return ""
 		}
 	}
-	img := vgimg.New(12*vg.Inch, 4.5*vg.Inch)
-	dc := draw.New(img)
-	dc.SetColor(color.White)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Inch / 4, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8}
-	acc.Draw(tiles.At(dc, 0, 0))
-	nll.Draw(tiles.At(dc, 1, 0))
-	return atomicfile.Write(path, func(w io.Writer) error {
-		_, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w)
-		return err
-	})
+	return common
+}
+
+// axes are what -x puts on the x axis.
+var axes = map[string]struct {
+	label string
+	of    func(train.EpochMetrics) float64
+}{
+	"epoch": {"epoch", func(m train.EpochMetrics) float64 { return float64(m.Epoch) }},
+	"time":  {"wall time (s)", func(m train.EpochMetrics) float64 { return m.WallS }},
+}
+
+// drawCurves draws accuracy and loss (bits) of each run's evaluation split against x, one
+// colour per run; the titles name the split, or each label does when the runs' differ.
+func drawCurves(path, x string, runs []runLog) error {
+	split := splitsOf(runs)
+	acc := curves.Panel{Title: strings.TrimSpace(split + " accuracy"), X: axes[x].label, LegendLeft: true}
+	nll := curves.Panel{Title: strings.TrimSpace(split + " loss (bits)"), X: axes[x].label}
+	for i, r := range runs {
+		name := r.label()
+		if split == "" {
+			name += ", " + r.split()
+		}
+		for _, c := range []struct {
+			p *curves.Panel
+			f func(train.EpochMetrics) float64
+		}{{&acc, func(m train.EpochMetrics) float64 { return m.TestAcc }}, {&nll, func(m train.EpochMetrics) float64 { return m.TestLossBits }}} {
+			xy := make(plotter.XYs, len(r.epochs))
+			for j, m := range r.epochs {
+				xy[j].X, xy[j].Y = axes[x].of(m), c.f(m)
+			}
+			c.p.Lines = append(c.p.Lines, curves.Line{Name: name, XY: xy, Color: i})
+		}
+	}
+	return curves.Write(path, acc, nll)
 }

@@ -34,6 +34,37 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// A validation run is labelled val, never test, in the table and the curves; -x time puts
+// wall seconds on the x axis.
+func TestSplitsAndTimeAxis(t *testing.T) {
+	png := filepath.Join(t.TempDir(), "c.png")
+	var out bytes.Buffer
+	if err := run([]string{"-png", png, "-x", "time", "testdata/a.jsonl", "testdata/v.jsonl"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.Contains(lines[1], " test ") || !strings.Contains(lines[2], " val ") || !strings.Contains(lines[2], "71.00%") {
+		t.Errorf("rows do not name their splits:\n%s", out.String())
+	}
+	if got := splitsOf([]runLog{mustRead(t, "testdata/v.jsonl")}); got != "val" {
+		t.Errorf("split of a validation run: %q", got)
+	}
+	if got := splitsOf([]runLog{mustRead(t, "testdata/a.jsonl"), mustRead(t, "testdata/v.jsonl")}); got != "" {
+		t.Errorf("split of a test and a validation run: %q, want none in common", got)
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
+		t.Errorf("no PNG: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, path string) runLog {
+	r, err := read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -42,6 +73,7 @@ func TestErrors(t *testing.T) {
 		{nil, "no metrics files"},
 		{[]string{"testdata/missing.jsonl"}, "missing.jsonl"},
 		{[]string{"testdata/bad.jsonl"}, "bad.jsonl:2"},
+		{[]string{"-x", "step", "testdata/a.jsonl"}, "-x"},
 	} {
 		err := run(append([]string{"-png", ""}, tc.args...), new(bytes.Buffer))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
