@@ -8,7 +8,7 @@ FAST   := $(if $(filter amd64,$(shell $(GO) env GOARCH)),GOEXPERIMENT=simd,)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TAGS   := $(if $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes),-tags openblas,)
 
-.PHONY: test lint bench gobench lossbench train
+.PHONY: test lint fuzz bench gobench lossbench train
 
 # Both builds: the pure-Go one, and the fast one (SIMD kernels, OpenBLAS where installed).
 test: lint
@@ -22,6 +22,17 @@ lint:
 	$(FAST) $(GO) vet $(TAGS) ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(FAST) $(GO) run $(STATICCHECK) $(TAGS) ./...
+
+# Every fuzz target (func FuzzX in a _test.go file) for FUZZTIME each; `make test` runs
+# their seed corpora.
+FUZZTIME ?= 60s
+fuzz:
+	@for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go')); do \
+	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -c6-); do \
+	    echo "fuzz $$t in ./$$(dirname $$f) for $(FUZZTIME)"; \
+	    $(GO) test ./$$(dirname $$f) -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+	  done; \
+	done
 
 # Training and inference img/s and peak RSS of the reference models (cmd/bench).
 bench:
@@ -38,6 +49,8 @@ lossbench:
 
 # Trains the default recipe (-preset quick); fetches CIFAR-10 first if it is not in
 # $$CIFAR10_DIR (or -data DIR, or ~/.cache/cifar10/cifar-10-batches-bin). FLAGS='...' adds flags.
+# Interrupted (Ctrl-C), it continues where it stopped when run again (-resume=auto); to
+# train afresh, remove runs/checkpoints.
 train:
 	$(FAST) $(GO) build $(TAGS) -o bin/train ./cmd/train
-	mkdir -p runs && ./bin/train -download -metrics runs/train.jsonl -checkpoint-dir runs/checkpoints $(FLAGS)
+	mkdir -p runs && ./bin/train -download -metrics runs/train.jsonl -checkpoint-dir runs/checkpoints -resume=auto $(FLAGS)

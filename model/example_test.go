@@ -35,7 +35,7 @@ func Example() {
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "cifar-10-batches-bin")
 	cifar10.WriteSynthetic(data, 32, 64) // 160 training and 64 test images of synthetic data
-	res, err := train.Run(context.Background(), train.Config{Data: data, Model: "tiny-example", Epochs: 2,
+	res, err := train.Run(context.Background(), train.Config{Data: data, OwnData: true, Model: "tiny-example", Epochs: 2,
 		Batch: 32, EvalBatch: 64, LR: 0.01, Optimizer: "adamw", Momentum: 0.9, Schedule: "constant", Keep: 1}, new(bytes.Buffer))
 	if err != nil {
 		panic(err)

@@ -1,8 +1,13 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
+
+	"xent/internal/atomicfile"
 )
 
 // valKeys are the keys of a metrics line that hold the evaluation split's figures; with
@@ -48,4 +53,44 @@ func (m *EpochMetrics) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return json.Unmarshal(b, (*epochJSON)(m))
+}
+
+func (r *runner) appendMetrics(m EpochMetrics) error {
+	if r.cfg.Metrics == "" {
+		return nil
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(r.cfg.Metrics, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("-metrics: %w", err)
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("-metrics: %w", err)
+	}
+	return f.Close()
+}
+
+// rewriteMetrics makes the metrics file hold exactly the lines of the epochs the run's
+// state has done, atomically: none for a new run; for a resumed one, those of its
+// checkpoint.
+func (r *runner) rewriteMetrics() error {
+	if r.cfg.Metrics == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	for _, m := range r.st.Metrics {
+		line, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		b.Write(append(line, '\n'))
+	}
+	if err := atomicfile.WriteBytes(r.cfg.Metrics, b.Bytes()); err != nil {
+		return fmt.Errorf("-metrics: %w", err)
+	}
+	return nil
 }

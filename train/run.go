@@ -74,6 +74,7 @@ type runner struct {
 	last    *Evaluation       // of the model as it is now: the last epoch's, until a step changes it
 	st      state
 	start   time.Time
+	release func() // of the checkpoint folder's lock
 
 	mean, std [3]float32 // of the training images' channels, for normalisation
 }
@@ -107,6 +108,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 }
 
 func (r *runner) close() {
+	if r.release != nil {
+		r.release()
+	}
 	for _, it := range []*cifar10.Iterator{r.train, r.test} {
 		if it != nil {
 			it.Close()
@@ -133,6 +137,9 @@ func dataDir(cfg Config) string {
 
 func (r *runner) setup(ctx context.Context) error {
 	cfg := r.cfg
+	if err := r.checkOutputs(); err != nil {
+		return err
+	}
 	dir := dataDir(cfg)
 	if cfg.Download {
 		if err := cifar10.Download(ctx, dir, cifar10.DownloadOptions{Progress: r.out}); err != nil {
@@ -140,9 +147,16 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 	}
 	var err error
-	if r.data, err = cifar10.Open(dir); err != nil {
-		if errors.Is(err, os.ErrNotExist) && !cfg.Download {
+	var opts []cifar10.OpenOption
+	if cfg.OwnData {
+		opts = append(opts, cifar10.AnyRecordCount())
+	}
+	if r.data, err = cifar10.Open(dir, opts...); err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist) && !cfg.Download:
 			return fmt.Errorf("%w (pass -download to fetch CIFAR-10, or -data DIR)", err)
+		case errors.Is(err, cifar10.ErrRecordCount):
+			return fmt.Errorf("%w: a damaged folder (fetch it again), or a dataset of your own in this format (pass -own-data)", err)
 		}
 		return err
 	}
@@ -153,7 +167,10 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		r.data.Test, r.data.Train = r.data.Train.Slice(n-cfg.Val, n), r.data.Train.Slice(0, n-cfg.Val)
 	}
-	if cfg.Subset > 0 && cfg.Subset < r.data.Train.Len() {
+	if cfg.Subset > r.data.Train.Len() {
+		return fmt.Errorf("-subset %d: more than the %d training images", cfg.Subset, r.data.Train.Len())
+	}
+	if cfg.Subset > 0 {
 		r.data.Train = r.data.Train.Slice(0, cfg.Subset)
 	}
 	if cfg.Batch > r.data.Train.Len() {
@@ -161,6 +178,9 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	if r.net, err = model.New(cfg.Model, model.Options{TrainBatch: cfg.Batch, EvalBatch: cfg.EvalBatch, Seed: cfg.Seed}); err != nil {
 		return err
+	}
+	if k := r.net.Train.Logits.Shape()[1]; k != len(r.data.Classes) {
+		return fmt.Errorf("-model %s: %d logits per image, but the data has %d classes", cfg.Model, k, len(r.data.Classes))
 	}
 	if err := r.buildGraphs(); err != nil {
 		return err
@@ -177,19 +197,35 @@ func (r *runner) setup(ctx context.Context) error {
 	if cfg.Lookahead { // after the data-dependent init, before a resume overwrites both
 		r.look = newLookahead(r.net.Params.List(), cfg.Epochs*r.train.BatchesPerEpoch())
 	}
-	r.st = state{Version: stateVersion, Model: cfg.Model, Config: cfg, BestAcc: -1}
-	if cfg.Resume {
-		if err := r.resume(); err != nil {
-			return err
-		}
-	}
-	if cfg.Metrics != "" && r.st.Step == 0 { // a new run starts a new log; a resumed one appends
-		if err := os.WriteFile(cfg.Metrics, nil, 0o644); err != nil {
-			return fmt.Errorf("-metrics: %w", err)
-		}
+	r.st = state{Version: stateVersion, Model: cfg.Model, Config: cfg, BestAcc: -1, Position: r.train.Position()}
+	if err := r.resumeOrStart(); err != nil {
+		return err
 	}
 	r.printStart()
 	return nil
+}
+
+// resumeOrStart continues from the checkpoint folder's newest checkpoint as -resume says,
+// or checks that a new run does not mix its checkpoints with another's; then it makes the
+// metrics file agree with the state: empty for a new run, and for a resumed one the lines
+// of the checkpoint's epochs (a line written after the checkpoint, by a run killed
+// before its next one, is dropped: the resumed run writes it again).
+func (r *runner) resumeOrStart() error {
+	if r.cfg.Resume != ResumeNo {
+		if err := r.resume(); err != nil {
+			return err
+		}
+	} else if r.cfg.CheckpointDir != "" {
+		latest, err := r.store().Latest()
+		if err != nil {
+			return err
+		}
+		if latest != "" {
+			return fmt.Errorf("-checkpoint-dir %s holds another run's checkpoints (newest %s): pass -resume to continue it, or give another folder",
+				r.cfg.CheckpointDir, filepath.Base(latest))
+		}
+	}
+	return r.rewriteMetrics()
 }
 
 func (r *runner) buildGraphs() error {
@@ -280,6 +316,9 @@ func (r *runner) printStart() {
 	r.net.Summary(r.out)
 	if r.st.Step > 0 {
 		fmt.Fprintf(r.out, "resumed at step %d (epoch %d, batch %d)\n", r.st.Step, r.st.Position.Epoch+1, r.st.Position.Index)
+		if r.st.Step >= r.cfg.Epochs*r.train.BatchesPerEpoch() {
+			fmt.Fprintf(r.out, "the run had finished: its final weights are evaluated; to train afresh, remove %s or give another -checkpoint-dir\n", r.cfg.CheckpointDir)
+		}
 	}
 }
 
@@ -304,6 +343,10 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 		}
 		r.last = nil
 		r.st.Step++
+		r.noteLoss(lossValue)
+		if err := r.checkDivergence(total, b); err != nil {
+			return nil, err
+		}
 		if r.look != nil {
 			r.look.afterStep(r.st.Step)
 		}
@@ -320,7 +363,7 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 			epochStart, imagesAtStart = time.Now(), 0
 			continue
 		}
-		if r.cfg.CheckpointEvery > 0 && r.st.Step%r.cfg.CheckpointEvery == 0 {
+		if r.cfg.CheckpointEvery > 0 && r.st.Step%r.cfg.CheckpointEvery == 0 && !r.lossExploded() {
 			if err := r.save(false); err != nil {
 				return nil, err
 			}
@@ -337,12 +380,15 @@ func (r *runner) step(b *cifar10.Batch) (float64, int, error) {
 	r.net.SetStep(r.st.Step)
 	r.vm.Reset()
 	if err := r.vm.RunAll(); err != nil {
-		return 0, 0, fmt.Errorf("train: step %d: %w", r.st.Step+1, loss.FromMachine(err))
+		err = loss.FromMachine(err)
+		if errors.Is(err, loss.ErrNonFinite) { // the loss node refuses non-finite logits
+			return 0, 0, r.diverged(r.st.Step+1, b, "the logits are not finite")
+		}
+		return 0, 0, fmt.Errorf("step %d: %w", r.st.Step+1, err)
 	}
 	l := float64(r.cost.Value().Data().(float32))
 	if math.IsNaN(l) || math.IsInf(l, 0) {
-		return 0, 0, fmt.Errorf("train: step %d (epoch %d, batch %d): loss is %v; stopping (the last checkpoint is kept); try a lower -lr",
-			r.st.Step+1, b.Epoch+1, b.Index, l)
+		return 0, 0, r.diverged(r.st.Step+1, b, fmt.Sprintf("the loss is %v", l))
 	}
 	r.gradBuf = r.gradBuf[:0]
 	for _, gr := range r.grads {
@@ -419,7 +465,7 @@ func (r *runner) evaluate() (Evaluation, error) {
 func (r *runner) infer() ([]float32, error) {
 	r.evm.Reset()
 	if err := r.evm.RunAll(); err != nil {
-		return nil, fmt.Errorf("train: evaluation: %w", loss.FromMachine(err))
+		return nil, fmt.Errorf("evaluation: %w", loss.FromMachine(err))
 	}
 	return r.net.Eval.Logits.Value().Data().([]float32), nil
 }
@@ -466,26 +512,10 @@ func (r *runner) endEpoch(epoch int, imgPerS float64) (EpochMetrics, error) {
 	if err := r.appendMetrics(m); err != nil {
 		return m, err
 	}
+	if r.lossExploded() { // the guard stops the run within a few steps; keep the last good checkpoint newest
+		return m, nil
+	}
 	return m, r.save(best)
-}
-
-func (r *runner) appendMetrics(m EpochMetrics) error {
-	if r.cfg.Metrics == "" {
-		return nil
-	}
-	line, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(r.cfg.Metrics, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("-metrics: %w", err)
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("-metrics: %w", err)
-	}
-	return f.Close()
 }
 
 func (r *runner) interrupted() (*Result, error) {
@@ -494,6 +524,8 @@ func (r *runner) interrupted() (*Result, error) {
 	}
 	if r.cfg.CheckpointDir != "" {
 		fmt.Fprintf(r.out, "\ninterrupted at step %d: checkpoint saved in %s; continue with -resume\n", r.st.Step, r.cfg.CheckpointDir)
+	} else {
+		fmt.Fprintf(r.out, "\ninterrupted at step %d: nothing saved (no -checkpoint-dir)\n", r.st.Step)
 	}
 	return &Result{Metrics: r.st.Metrics}, ErrInterrupted
 }
@@ -514,11 +546,7 @@ func (r *runner) finish() (*Result, error) {
 	fmt.Fprintf(r.out, "\nfinal: %s accuracy %.2f%%, loss %.4f nats (%.4f bits), ECE %.4f, %d steps, %.1f s\n",
 		splitName, 100*ev.Accuracy, ev.Loss, ev.LossBits, ev.ECE, r.st.Step, r.st.WallBefore+time.Since(r.start).Seconds())
 	printConfusion(r.out, ev, r.data.Classes)
-	plot := r.cfg.Plot
-	if plot == "" && r.cfg.Metrics != "" {
-		plot = r.cfg.Metrics + ".png"
-	}
-	if plot != "" && len(r.st.Metrics) > 0 {
+	if plot := r.plotPath(); plot != "" && len(r.st.Metrics) > 0 {
 		if err := writePlot(plot, r.st.Metrics); err != nil {
 			return nil, err
 		}

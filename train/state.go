@@ -2,9 +2,6 @@ package train
 
 import (
 	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"xent/checkpoints"
@@ -60,8 +57,21 @@ type state struct {
 	Epoch          epochTally       `json:"epoch"` // the epoch under way
 	Metrics        []EpochMetrics   `json:"metrics"`
 	BestAcc        float64          `json:"best_acc"`
-	WallBefore     float64          `json:"wall_s"` // seconds spent by this run before its last resume
+	WallBefore     float64          `json:"wall_s"`                  // seconds spent by this run before its last resume
+	Recent         []float64        `json:"recent_losses,omitempty"` // the divergence guard's window: the last steps' training losses
+	Normalization  *Normalization   `json:"normalization,omitempty"` // of the images the weights were trained on (absent in older checkpoints)
 }
+
+// Normalization is what the images were normalised with, per channel R, G, B in pixel
+// units (0..255): x' = (x - Mean) / Std. A checkpoint stores it, since the weights are of
+// no use without it.
+type Normalization struct {
+	Mean [3]float32 `json:"mean"`
+	Std  [3]float32 `json:"std"`
+}
+
+// normalization returns this run's normalisation (from its training images).
+func (r *runner) normalization() Normalization { return Normalization{Mean: r.mean, Std: r.std} }
 
 func (r *runner) store() checkpoint.Store {
 	return checkpoint.Store{Dir: r.cfg.CheckpointDir, Keep: r.cfg.Keep}
@@ -74,6 +84,8 @@ func (r *runner) save(best bool) error {
 	}
 	st := r.st
 	st.OptimizerSteps = r.opt.Steps()
+	n := r.normalization()
+	st.Normalization = &n
 	st.WallBefore += time.Since(r.start).Seconds()
 	meta, err := json.Marshal(st)
 	if err != nil {
@@ -88,91 +100,4 @@ func (r *runner) save(best bool) error {
 	}
 	_, err = r.store().Save(r.st.Step, c, best)
 	return err
-}
-
-// resume restores the newest checkpoint, after checking that every tensor and setting it
-// holds fits this run: nothing is changed unless all of it does.
-func (r *runner) resume() error {
-	path, err := r.store().Latest()
-	if err != nil {
-		return err
-	}
-	if path == "" {
-		fmt.Fprintf(r.out, "resume: no checkpoint in %s; starting from scratch\n", r.cfg.CheckpointDir)
-		return nil
-	}
-	c, err := checkpoint.Read(path)
-	if err != nil {
-		return err
-	}
-	var st state
-	if err := json.Unmarshal(c.Meta, &st); err != nil {
-		return fmt.Errorf("resume: %s: metadata: %w", path, err)
-	}
-	if err := r.fits(path, c, &st); err != nil {
-		return err
-	}
-	for _, p := range r.net.Params.List() {
-		copy(p.T.Data().([]float32), c.Tensors[p.Name].Data)
-	}
-	opt := map[string][]float32{}
-	for name, t := range c.Tensors {
-		if n, ok := strings.CutPrefix(name, optimizerPrefix); ok {
-			opt[n] = t.Data
-		}
-	}
-	if r.look != nil {
-		for name, buf := range r.look.state() {
-			copy(buf, c.Tensors[lookaheadPrefix+name].Data)
-		}
-	}
-	if err := r.opt.SetState(opt, st.OptimizerSteps); err != nil {
-		return fmt.Errorf("resume: %s: %w", path, err)
-	}
-	if err := r.train.Seek(st.Position); err != nil {
-		return fmt.Errorf("resume: %s: %w", path, err)
-	}
-	st.Config = r.cfg
-	r.st = st
-	return nil
-}
-
-// fits reports the first way the checkpoint c at path does not fit this run.
-func (r *runner) fits(path string, c *checkpoint.Checkpoint, st *state) error {
-	mismatch := func(format string, a ...any) error {
-		return fmt.Errorf("resume: %s: %s", path, fmt.Sprintf(format, a...))
-	}
-	switch {
-	case st.Version != stateVersion:
-		return mismatch("state version %d, this program reads %d", st.Version, stateVersion)
-	case st.Model != r.cfg.Model:
-		return mismatch("checkpoint of model %s, this run trains %s", st.Model, r.cfg.Model)
-	case st.Config.Batch != r.cfg.Batch || st.Config.Seed != r.cfg.Seed || st.Config.Subset != r.cfg.Subset || st.Config.Val != r.cfg.Val:
-		return mismatch("batch %d, seed %d, subset %d, val %d; this run has %d, %d, %d, %d (the data order depends on them)",
-			st.Config.Batch, st.Config.Seed, st.Config.Subset, st.Config.Val, r.cfg.Batch, r.cfg.Seed, r.cfg.Subset, r.cfg.Val)
-	case st.Position.Index >= r.train.BatchesPerEpoch():
-		return mismatch("position at batch %d of an epoch of %d", st.Position.Index, r.train.BatchesPerEpoch())
-	}
-	want := map[string][]int{}
-	for _, p := range r.net.Params.List() {
-		want[p.Name] = p.T.Shape().Clone()
-	}
-	for name, buf := range r.buffers() {
-		want[name] = []int{len(buf)}
-	}
-	for name, shape := range want {
-		t, ok := c.Tensors[name]
-		if !ok {
-			return mismatch("no tensor %s", name)
-		}
-		if !slices.Equal(t.Shape, shape) {
-			return mismatch("tensor %s has shape %v, the model's is %v", name, t.Shape, shape)
-		}
-	}
-	for name := range c.Tensors {
-		if _, ok := want[name]; !ok {
-			return mismatch("tensor %s is not in this model", name)
-		}
-	}
-	return nil
 }

@@ -13,16 +13,16 @@ import (
 	"xent/train"
 )
 
-// parse turns the arguments into a Config: the preset's recipe (-preset, default
-// train.DefaultPreset), then every flag given.
+// parse turns the arguments into a Config: the recipe of -preset if given, else the
+// named architecture's own (-model, train.PresetFor), else train.DefaultPreset's; then
+// every flag given.
 func parse(args []string) (train.Config, error) {
 	preset := train.DefaultPreset
-	for i, a := range args { // the preset decides the defaults, so it is read first
-		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "preset="); ok && strings.HasPrefix(a, "-") {
-			preset = v
-		} else if (a == "-preset" || a == "--preset") && i+1 < len(args) {
-			preset = args[i+1]
-		}
+	if m, ok := flagValue(args, "model"); ok {
+		preset = train.PresetFor(m)
+	}
+	if p, ok := flagValue(args, "preset"); ok { // the preset decides the defaults, so it is read first
+		preset = p
 	}
 	cfg, ok := train.Presets[preset]
 	if !ok {
@@ -39,6 +39,7 @@ func parse(args []string) (train.Config, error) {
 	fs.StringVar(&cfg.Preset, "preset", preset, "recipe to start from: quick (about 2 min), standard (about 9 min), airbench (about 30 min), cnn-small")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "cifar-10-batches-bin folder (default $CIFAR10_DIR, else ~/.cache/cifar10/cifar-10-batches-bin)")
 	fs.BoolVar(&cfg.Download, "download", cfg.Download, "download CIFAR-10 (MD5-checked) if the folder is absent")
+	fs.BoolVar(&cfg.OwnData, "own-data", cfg.OwnData, "the folder holds a dataset of your own in CIFAR-10's format: batch files of any number of records (the official ones hold 10,000)")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "architecture: "+strings.Join(model.Names(), "; ")+
 		"; or a spec such as conv32,bn,relu,pool2,res(conv32,bn,relu),gap,fc10 (tokens: model.ParseSpec)")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")
@@ -57,7 +58,8 @@ func parse(args []string) (train.Config, error) {
 	fs.StringVar(&cfg.CheckpointDir, "checkpoint-dir", cfg.CheckpointDir, "folder for checkpoints (empty: none)")
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints (0: epoch ends only)")
 	fs.IntVar(&cfg.Keep, "keep", cfg.Keep, "step checkpoints to keep, besides the best")
-	fs.BoolVar(&cfg.Resume, "resume", cfg.Resume, "continue from the newest checkpoint in -checkpoint-dir")
+	fs.Var(resumeFlag{&cfg.Resume}, "resume", "continue from the newest checkpoint in -checkpoint-dir (an error if there is none); -resume=auto: if there is one")
+	fs.BoolVar(&cfg.AcceptChanges, "accept-changes", cfg.AcceptChanges, "with -resume: go on although flags that change the training's course differ from the checkpoint's (recorded in the metrics' config)")
 	fs.StringVar(&cfg.Metrics, "metrics", cfg.Metrics, "JSON-lines metrics file, a line per epoch")
 	fs.StringVar(&cfg.Plot, "plot", cfg.Plot, "PNG of the loss and accuracy curves (default: the metrics file + .png)")
 	fs.IntVar(&cfg.Subset, "subset", cfg.Subset, "use only the first N training images (0: all)")
@@ -76,6 +78,46 @@ func parse(args []string) (train.Config, error) {
 	}
 	return cfg, nil
 }
+
+// flagValue returns the value given to flag name in args (-name v, -name=v, and -- forms).
+func flagValue(args []string, name string) (string, bool) {
+	value, found := "", false
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		k, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if k != name {
+			continue
+		}
+		if hasValue {
+			value, found = v, true
+		} else if i+1 < len(args) {
+			value, found = args[i+1], true
+		}
+	}
+	return value, found
+}
+
+// resumeFlag is -resume: a boolean flag (-resume, -resume=false) that also takes auto.
+type resumeFlag struct{ mode *train.ResumeMode }
+
+func (f resumeFlag) String() string {
+	if f.mode == nil || *f.mode == train.ResumeNo {
+		return "false"
+	}
+	return string(*f.mode)
+}
+
+func (f resumeFlag) Set(s string) (err error) {
+	*f.mode, err = train.ParseResume(s)
+	return err
+}
+
+func (resumeFlag) IsBoolFlag() bool { return true }
 
 // errUsage is returned for -h after the usage has been printed.
 var errUsage = errors.New("usage")

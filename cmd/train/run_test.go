@@ -33,7 +33,7 @@ func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	metrics := filepath.Join(dir, "m.jsonl")
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"-data", data, "-model", "mlp", "-epochs", "2", "-batch", "16",
+	err := run(context.Background(), []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "2", "-batch", "16",
 		"-eval-batch", "32", "-lr", "0.01", "-checkpoint-dir", filepath.Join(dir, "ck"), "-metrics", metrics, "-seed", "3"}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
@@ -110,7 +110,7 @@ func TestResumeIsBitExact(t *testing.T) {
 		{"-model", "airbench-4-8-8", "-augment", "crop2,reflect,altflip", "-tta", "flip", "-momentum", "0.85", "-lookahead"},
 	} {
 		args := func(ck string) []string {
-			return append([]string{"-data", data, "-epochs", "3", "-batch", "16", "-eval-batch", "16",
+			return append([]string{"-data", data, "-own-data", "-epochs", "3", "-batch", "16", "-eval-batch", "16",
 				"-lr", "0.02", "-checkpoint-dir", ck, "-checkpoint-every", "2", "-seed", "9"}, recipe...)
 		}
 		whole := filepath.Join(t.TempDir(), "whole")
@@ -121,7 +121,7 @@ func TestResumeIsBitExact(t *testing.T) {
 		for _, stopAt := range []int64{7, 4} { // stop mid-epoch twice, then finish
 			ctx := &stopAfter{Context: context.Background()}
 			ctx.n.Store(stopAt)
-			err := run(ctx, append(args(parts), "-resume"), new(bytes.Buffer))
+			err := run(ctx, append(args(parts), "-resume=auto"), new(bytes.Buffer)) // the first part finds no checkpoint
 			if !errors.Is(err, train.ErrInterrupted) {
 				t.Fatalf("%v: stop after %d steps: err = %v, want ErrInterrupted", recipe, stopAt, err)
 			}
@@ -154,7 +154,7 @@ func TestValidationSplit(t *testing.T) {
 	data := syntheticData(t, 16, 40)
 	metrics := filepath.Join(t.TempDir(), "m.jsonl")
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"-data", data, "-model", "mlp", "-epochs", "2", "-batch", "16",
+	err := run(context.Background(), []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "2", "-batch", "16",
 		"-eval-batch", "16", "-lr", "0.01", "-val", "32", "-tta", "flip", "-metrics", metrics}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
@@ -215,7 +215,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		data := syntheticData(t, 16, 16)
-		base := []string{"-data", data, "-model", "mlp", "-epochs", "1", "-batch", "16", "-eval-batch", "16"}
+		base := []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "1", "-batch", "16", "-eval-batch", "16"}
 		if tc.damage != nil {
 			tc.damage(data)
 		}
@@ -229,7 +229,7 @@ func TestBadInput(t *testing.T) {
 func TestResumeRefusesMismatches(t *testing.T) {
 	data := syntheticData(t, 16, 16)
 	ck := filepath.Join(t.TempDir(), "ck")
-	args := []string{"-data", data, "-epochs", "1", "-batch", "16", "-eval-batch", "16", "-checkpoint-dir", ck}
+	args := []string{"-data", data, "-own-data", "-epochs", "1", "-batch", "16", "-eval-batch", "16", "-checkpoint-dir", ck}
 	if err := run(context.Background(), append(args, "-model", "mlp"), new(bytes.Buffer)); err != nil {
 		t.Fatal(err)
 	}
@@ -250,10 +250,11 @@ func TestResumeRefusesMismatches(t *testing.T) {
 func TestNonFiniteLossStops(t *testing.T) {
 	data := syntheticData(t, 32, 16)
 	ck := filepath.Join(t.TempDir(), "ck")
-	err := run(context.Background(), []string{"-data", data, "-model", "mlp", "-epochs", "3", "-batch", "16", "-eval-batch", "16",
+	err := run(context.Background(), []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "3", "-batch", "16", "-eval-batch", "16",
 		"-lr", "1e30", "-optimizer", "sgd", "-momentum", "0", "-nesterov=false", "-checkpoint-dir", ck, "-checkpoint-every", "1"}, new(bytes.Buffer))
-	if err == nil || !strings.Contains(err.Error(), "non-finite") && !strings.Contains(err.Error(), "loss is") {
-		t.Fatalf("err = %v, want a non-finite loss stop", err)
+	if !errors.Is(err, train.ErrDiverged) || !strings.Contains(err.Error(), "the logits are not finite") ||
+		!strings.Contains(err.Error(), "try a lower -lr (this run's is 1e+30)") || !strings.Contains(err.Error(), "is kept") {
+		t.Fatalf("err = %v, want the divergence stop naming -lr and the checkpoint kept", err)
 	}
 	latest, _ := checkpoint.Store{Dir: ck}.Latest()
 	if latest == "" {

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 func TestSIGINTCheckpointsAndExits(t *testing.T) {
 	data := syntheticData(t, 64, 16)
 	ck := filepath.Join(t.TempDir(), "ck")
-	args := []string{"-data", data, "-model", "cnn-small", "-epochs", "50", "-batch", "32", "-eval-batch", "16", "-checkpoint-dir", ck}
+	args := []string{"-data", data, "-own-data", "-model", "cnn-small", "-epochs", "50", "-batch", "32", "-eval-batch", "16", "-checkpoint-dir", ck}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "XENT_TRAIN_ARGS="+strings.Join(args, "\x1f"))
 	var out syncBuffer

@@ -24,6 +24,9 @@ const RecordsPerFile = 10000
 // ErrSize is a batch file whose size is not a whole number of records.
 var ErrSize = errors.New("size is not a whole number of records")
 
+// ErrRecordCount is a batch file of whole records, but not the official files' 10,000.
+var ErrRecordCount = errors.New("not the official batch files' record count")
+
 // A Split is a set of images held in memory: Pixels [N, 3072] in the record layout, and
 // Labels [N].
 type Split struct {
@@ -69,17 +72,20 @@ type Dataset struct {
 	Classes []string // class names, from batches.meta.txt
 }
 
-// An OpenOption changes what Open loads.
+// An OpenOption changes what Open accepts.
 type OpenOption func(*openConfig)
 
-type openConfig struct{ limit int }
+type openConfig struct{ anyCount bool }
 
-// Limit loads only the first n records of each split (for quick runs); n <= 0 loads all.
-func Limit(n int) OpenOption { return func(c *openConfig) { c.limit = n } }
+// AnyRecordCount accepts batch files of any positive whole number of records: a dataset
+// of one's own in CIFAR-10's format. Without it each must hold RecordsPerFile, as the
+// official files do, so that a file cut or padded by whole records is an error.
+func AnyRecordCount() OpenOption { return func(c *openConfig) { c.anyCount = true } }
 
 // Open loads the train and test splits and the class names from dir, a
 // cifar-10-batches-bin folder. Every batch file's size is checked before any is read, so a
-// missing or truncated file is reported before the slow part; every error names its file.
+// missing, truncated or padded file is reported before the slow part; every error names
+// its file.
 func Open(dir string, opts ...OpenOption) (*Dataset, error) {
 	var c openConfig
 	for _, o := range opts {
@@ -91,7 +97,7 @@ func Open(dir string, opts ...OpenOption) (*Dataset, error) {
 		return nil, fmt.Errorf("cifar10: %s is not a folder", dir)
 	}
 	for _, name := range append(append([]string{}, TrainFiles...), TestFiles...) {
-		if err := checkSize(filepath.Join(dir, name)); err != nil {
+		if err := checkSize(filepath.Join(dir, name), c.anyCount); err != nil {
 			return nil, err
 		}
 	}
@@ -100,18 +106,18 @@ func Open(dir string, opts ...OpenOption) (*Dataset, error) {
 	if d.Classes, err = readClasses(filepath.Join(dir, MetaFile)); err != nil {
 		return nil, err
 	}
-	if d.Train, err = readSplit(dir, TrainFiles, c.limit); err != nil {
+	if d.Train, err = readSplit(dir, TrainFiles); err != nil {
 		return nil, err
 	}
-	if d.Test, err = readSplit(dir, TestFiles, c.limit); err != nil {
+	if d.Test, err = readSplit(dir, TestFiles); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
 // checkSize reports a missing file, or one whose size is not a positive whole number of
-// records (truncated or padded).
-func checkSize(path string) error {
+// records (truncated or padded), or unless anyCount not RecordsPerFile of them.
+func checkSize(path string, anyCount bool) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("cifar10: %w", err)
@@ -119,24 +125,24 @@ func checkSize(path string) error {
 	if st.Size() == 0 || st.Size()%RecordSize != 0 {
 		return fmt.Errorf("cifar10: %s: %d bytes: %w of %d bytes", path, st.Size(), ErrSize, RecordSize)
 	}
+	if n := st.Size() / RecordSize; !anyCount && n != RecordsPerFile {
+		return fmt.Errorf("cifar10: %s: %d records: %w (%d)", path, n, ErrRecordCount, RecordsPerFile)
+	}
 	return nil
 }
 
-// readSplit reads the named files of dir in order, stopping after limit records if limit > 0.
-func readSplit(dir string, files []string, limit int) (*Split, error) {
+// readSplit reads the named files of dir in order.
+func readSplit(dir string, files []string) (*Split, error) {
 	s := &Split{}
 	for _, name := range files {
-		if limit > 0 && s.Len() >= limit {
-			break
-		}
-		if err := s.readFile(filepath.Join(dir, name), limit); err != nil {
+		if err := s.readFile(filepath.Join(dir, name)); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-func (s *Split) readFile(path string, limit int) error {
+func (s *Split) readFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("cifar10: %w", err)
@@ -147,9 +153,6 @@ func (s *Split) readFile(path string, limit int) error {
 		return fmt.Errorf("cifar10: %w", err)
 	}
 	n := int(st.Size() / RecordSize)
-	if limit > 0 {
-		n = min(n, limit-s.Len())
-	}
 	s.Pixels = grow(s.Pixels, n*ImageSize)
 	s.Labels = grow(s.Labels, n)
 	r := NewReader(f)

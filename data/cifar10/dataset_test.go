@@ -2,6 +2,7 @@ package cifar10
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"os"
@@ -21,7 +22,7 @@ func synthetic(t testing.TB, perFile, test int) string {
 
 func TestOpenSynthetic(t *testing.T) {
 	dir := synthetic(t, 30, 20)
-	d, err := Open(dir)
+	d, err := Open(dir, AnyRecordCount())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +41,9 @@ func TestOpenSynthetic(t *testing.T) {
 	if got := SyntheticIndex(d.Test.Image(7)); got != 1_000_007 {
 		t.Errorf("test image 7 is record %d", got)
 	}
-	small, err := Open(dir, Limit(40))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if small.Train.Len() != 40 || small.Test.Len() != 20 || SyntheticIndex(small.Train.Image(39)) != 39 {
-		t.Errorf("Limit(40): train %d test %d", small.Train.Len(), small.Test.Len())
+	// without AnyRecordCount, files of another record count than the official 10,000 are refused
+	if _, err := Open(dir); !errors.Is(err, ErrRecordCount) || !strings.Contains(err.Error(), "data_batch_1.bin: 30 records") {
+		t.Errorf("strict Open of 30-record files: err = %v, want ErrRecordCount naming data_batch_1.bin", err)
 	}
 }
 
@@ -99,7 +97,7 @@ func TestOpenErrors(t *testing.T) {
 			if err := tc.damage(dir); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Open(dir)
+			_, err := Open(dir, AnyRecordCount())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -114,7 +112,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestChannelStats(t *testing.T) {
-	d, err := Open(synthetic(t, 8, 2))
+	d, err := Open(synthetic(t, 8, 2), AnyRecordCount())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,4 +167,49 @@ func TestRealData(t *testing.T) {
 		}
 	}
 	t.Logf("train channel means %.3f, stds %.3f", mean, std)
+}
+
+// TestRealDataCutOrPadded: the real folder with a file cut or padded by whole records is
+// refused, naming the file, unless AnyRecordCount says the dataset is one's own.
+func TestRealDataCutOrPadded(t *testing.T) {
+	real := os.Getenv("CIFAR10_DIR")
+	if real == "" {
+		t.Skip("CIFAR10_DIR is not set: skipping the real-data checks (export CIFAR10_DIR=$(../shared/cifar10/get | tail -n 1))")
+	}
+	for _, tc := range []struct {
+		file    string
+		records int // what the damaged file holds
+		train   int // training images it gives with AnyRecordCount
+	}{
+		{"data_batch_2.bin", RecordsPerFile + 1, 50001},
+		{"data_batch_2.bin", RecordsPerFile - 1, 49999},
+		{"data_batch_4.bin", 1, 40001},
+	} {
+		dir := t.TempDir()
+		for _, name := range append(append([]string{MetaFile}, TrainFiles...), TestFiles...) {
+			if name != tc.file {
+				if err := os.Symlink(filepath.Join(real, name), filepath.Join(dir, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(real, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.records > RecordsPerFile { // padded with a copy of the first record
+			b = append(b, b[:RecordSize]...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, tc.file), b[:tc.records*RecordSize], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Open(dir)
+		if !errors.Is(err, ErrRecordCount) || !strings.Contains(err.Error(), fmt.Sprintf("%s: %d records", tc.file, tc.records)) {
+			t.Errorf("%s with %d records: err = %v, want ErrRecordCount naming the file", tc.file, tc.records, err)
+		}
+		d, err := Open(dir, AnyRecordCount())
+		if err != nil || d.Train.Len() != tc.train {
+			t.Errorf("%s with %d records, AnyRecordCount: %v, want %d training images", tc.file, tc.records, err, tc.train)
+		}
+	}
 }

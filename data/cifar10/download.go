@@ -86,10 +86,11 @@ func Download(ctx context.Context, dir string, opt DownloadOptions) error {
 	return syncDir(parent)
 }
 
-// present reports whether dir holds every batch file at a whole number of records.
+// present reports whether dir holds every batch file at a whole number of records (Open
+// checks the official count).
 func present(dir string) bool {
 	for _, name := range append(append([]string{}, TrainFiles...), TestFiles...) {
-		if checkSize(filepath.Join(dir, name)) != nil {
+		if checkSize(filepath.Join(dir, name), true) != nil {
 			return false
 		}
 	}
@@ -98,7 +99,7 @@ func present(dir string) bool {
 
 func checkFile(p string, records bool) error {
 	if records {
-		return checkSize(p)
+		return checkSize(p, true)
 	}
 	_, err := os.Stat(p)
 	return err

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"xent/checkpoints"
+	"xent/data/cifar10"
+	"xent/train"
+)
+
+// tinyRun is the arguments of a short mlp run on data (5 steps of 16 per epoch on
+// syntheticData(t, 16, 16)), with checkpoints in ck every 2 steps, then extra.
+func tinyRun(data, ck string, extra ...string) []string {
+	args := []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "2", "-batch", "16", "-eval-batch", "16",
+		"-lr", "0.01", "-seed", "1", "-checkpoint-dir", ck, "-checkpoint-every", "2", "-keep", "20"}
+	return append(args, extra...)
+}
+
+func sameWeights(t *testing.T, what string, want, got map[string]checkpoint.Tensor) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Fatalf("%s: %d tensors, want %d", what, len(got), len(want))
+	}
+	for name, w := range want {
+		for i := range w.Data {
+			if math.Float32bits(got[name].Data[i]) != math.Float32bits(w.Data[i]) {
+				t.Fatalf("%s: %s[%d] = %v, want %v", what, name, i, got[name].Data[i], w.Data[i])
+			}
+		}
+	}
+}
+
+// A checkpoint written before the first step (SIGINT 0.25 s into a run) resumes, to the
+// weights of an uninterrupted run.
+func TestInterruptBeforeTheFirstStepResumes(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	whole, parts := filepath.Join(t.TempDir(), "whole"), filepath.Join(t.TempDir(), "parts")
+	if err := run(context.Background(), tinyRun(data, whole), new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := &stopAfter{Context: context.Background()} // cancelled before the first step
+	var out bytes.Buffer
+	if err := run(ctx, tinyRun(data, parts), &out); !errors.Is(err, train.ErrInterrupted) || !strings.Contains(out.String(), "interrupted at step 0") {
+		t.Fatalf("err = %v, want ErrInterrupted at step 0:\n%s", err, out.String())
+	}
+	if err := run(context.Background(), tinyRun(data, parts, "-resume"), new(bytes.Buffer)); err != nil {
+		t.Fatalf("resuming the step-0 checkpoint: %v", err)
+	}
+	sameWeights(t, "resumed from step 0", finalWeights(t, whole), finalWeights(t, parts))
+}
+
+// A run killed between an epoch's metrics line and its checkpoint resumes from the step
+// checkpoint before: the metrics file then holds each epoch once.
+func TestMetricsAgreeWithTheCheckpoint(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	ck := filepath.Join(t.TempDir(), "ck")
+	metrics := filepath.Join(t.TempDir(), "m.jsonl")
+	if err := run(context.Background(), tinyRun(data, ck, "-metrics", metrics), new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	// as if killed after epoch 2's line, before its checkpoint: step 10's is not there
+	if err := os.Remove(filepath.Join(ck, "step-000000010.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), tinyRun(data, ck, "-metrics", metrics, "-resume"), new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var epochs []int
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m train.EpochMetrics
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		epochs = append(epochs, m.Epoch)
+	}
+	if len(epochs) != 2 || epochs[0] != 1 || epochs[1] != 2 {
+		t.Errorf("metrics lines of epochs %v, want [1 2]", epochs)
+	}
+}
+
+// Temporary files of interrupted writes are removed at start, and said so.
+func TestStaleTemporaryFilesAreRemoved(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	ck := filepath.Join(t.TempDir(), "ck")
+	if err := run(context.Background(), tinyRun(data, ck, "-epochs", "1"), new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".tmp-step-000000004.safetensors-1234", ".tmp-best.safetensors-5678"} {
+		os.WriteFile(filepath.Join(ck, name), make([]byte, 1000), 0o600)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), tinyRun(data, ck, "-epochs", "1", "-resume"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "removed 2 temporary files of interrupted writes") {
+		t.Errorf("output does not say the temporary files were removed:\n%s", out.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(ck, ".tmp-*")); len(left) > 0 {
+		t.Errorf("left: %v", left)
+	}
+}
+
+// -resume needs a checkpoint; -resume=auto does not; a new run does not write into
+// another run's folder.
+func TestResumeNeedsACheckpoint(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	empty := filepath.Join(t.TempDir(), "empty")
+	err := run(context.Background(), tinyRun(data, empty, "-resume"), new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "no step checkpoint in "+empty) || !strings.Contains(err.Error(), "-resume=auto") {
+		t.Errorf("-resume of an empty folder: err = %v", err)
+	}
+	bestOnly := filepath.Join(t.TempDir(), "best")
+	if err := run(context.Background(), tinyRun(data, bestOnly, "-epochs", "1"), new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	steps, _ := filepath.Glob(filepath.Join(bestOnly, "step-*"))
+	for _, s := range steps {
+		os.Remove(s)
+	}
+	if err := run(context.Background(), tinyRun(data, bestOnly, "-resume"), new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "no step checkpoint") {
+		t.Errorf("-resume of a folder with only %s: err = %v", checkpoint.BestName, err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), tinyRun(data, empty, "-resume=auto"), &out); err != nil || !strings.Contains(out.String(), "starting afresh") {
+		t.Errorf("-resume=auto of an empty folder: err = %v\n%s", err, out.String())
+	}
+	err = run(context.Background(), tinyRun(data, empty), new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "holds another run's checkpoints") {
+		t.Errorf("a new run into a folder of checkpoints: err = %v", err)
+	}
+}
+
+// A resume with settings that change the training's course is refused, naming each flag
+// with both values, unless -accept-changes, which the metrics record.
+func TestResumeRefusesChangedSettings(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	ck := filepath.Join(t.TempDir(), "ck")
+	if err := run(&stopAfter{Context: context.Background()}, tinyRun(data, ck, "-epochs", "1"), new(bytes.Buffer)); !errors.Is(err, train.ErrInterrupted) {
+		t.Fatal(err)
+	}
+	changed := []string{"-lr", "0.5", "-epochs", "3", "-augment", "none", "-optimizer", "adamw", "-nesterov=false", "-lookahead"}
+	err := run(context.Background(), tinyRun(data, ck, append(changed, "-resume")...), new(bytes.Buffer))
+	for _, want := range []string{"-lr 0.01 -> 0.5", "-epochs 1 -> 3", "-augment flip -> none", "-optimizer sgd -> adamw",
+		"-nesterov true -> false", "-lookahead false -> true", "-accept-changes"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %q", err, want)
+		}
+	}
+	// what may change freely: where outputs go, the threads, the evaluation batch
+	free := []string{"-epochs", "1", "-lr", "0.02", "-eval-batch", "8", "-threads", "1", "-keep", "3", "-resume", "-accept-changes", "-metrics", filepath.Join(t.TempDir(), "m.jsonl")}
+	if err := run(context.Background(), tinyRun(data, ck, free...), new(bytes.Buffer)); err != nil {
+		t.Fatalf("with -accept-changes: %v", err)
+	}
+	b, _ := os.ReadFile(free[len(free)-1])
+	var m train.EpochMetrics
+	if err := json.Unmarshal(bytes.TrimSpace(b), &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Config.Changes) != 1 || m.Config.Changes[0] != "step 0: -lr 0.01 -> 0.02" {
+		t.Errorf("metrics config records changes %q, want [step 0: -lr 0.01 -> 0.02]", m.Config.Changes)
+	}
+	// another optimizer, and Lookahead: their state starts afresh
+	ck2 := filepath.Join(t.TempDir(), "ck")
+	if err := run(&stopAfter{Context: context.Background()}, tinyRun(data, ck2), new(bytes.Buffer)); !errors.Is(err, train.ErrInterrupted) {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = run(context.Background(), tinyRun(data, ck2, "-optimizer", "adamw", "-nesterov=false", "-lookahead", "-resume", "-accept-changes"), &out)
+	if err != nil || !strings.Contains(out.String(), "optimizer state does not fit -optimizer adamw: it starts afresh") {
+		t.Errorf("resuming with another optimizer: err = %v\n%s", err, out.String())
+	}
+}
+
+// A run whose loss explodes while finite stops with a message naming -lr, a non-zero
+// status, and the newest checkpoint from before the explosion.
+func TestDivergenceStops(t *testing.T) {
+	data := syntheticData(t, 32, 16)
+	ck := filepath.Join(t.TempDir(), "ck")
+	err := run(context.Background(), []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "20", "-batch", "16", "-eval-batch", "16",
+		"-optimizer", "adamw", "-lr", "1e3", "-nesterov=false", "-checkpoint-dir", ck, "-checkpoint-every", "1"}, new(bytes.Buffer))
+	if !errors.Is(err, train.ErrDiverged) || !strings.Contains(err.Error(), "try a lower -lr (this run's is 1000)") {
+		t.Fatalf("err = %v, want the divergence stop naming -lr", err)
+	}
+	latest, _ := checkpoint.Store{Dir: ck}.Latest()
+	if latest == "" {
+		t.Fatal("no checkpoint kept")
+	}
+	c, err := checkpoint.Read(latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Recent []float64 `json:"recent_losses"`
+	}
+	json.Unmarshal(c.Meta, &st)
+	if len(st.Recent) == 0 || st.Recent[len(st.Recent)-1] > 10*math.Log(10) {
+		t.Errorf("the newest checkpoint %s was written after the loss exploded: recent losses %v", latest, st.Recent)
+	}
+}
+
+// Bad values and outputs are refused before training, naming the flag.
+func TestRefusedBeforeTraining(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	file := filepath.Join(t.TempDir(), "a-file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-lr", "Inf"}, "-lr +Inf: want a finite number"},
+		{[]string{"-wd", "NaN"}, "-wd NaN"},
+		{[]string{"-threads", "1000"}, "-threads 1000: this machine has"},
+		{[]string{"-subset", "100000"}, "-subset 100000: more than the 80 training images"},
+		{[]string{"-checkpoint-dir", file}, "-checkpoint-dir"},
+		{[]string{"-plot", filepath.Join(t.TempDir(), "missing", "p.png")}, "-plot"},
+		{[]string{"-metrics", t.TempDir()}, "-metrics"},
+		{[]string{"-resume=sometimes", "-checkpoint-dir", t.TempDir()}, "-resume"},
+		{[]string{"-model", "conv8,gap,fc7"}, "-model conv8,gap,fc7: 7 logits per image, but the data has 10 classes"},
+	} {
+		var out bytes.Buffer
+		args := append([]string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "1", "-batch", "16", "-eval-batch", "16"}, tc.args...)
+		err := run(context.Background(), args, &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want one naming %q", tc.args, err, tc.want)
+		}
+		if strings.Contains(out.String(), "step ") {
+			t.Errorf("%v: trained before failing:\n%s", tc.args, out.String())
+		}
+	}
+}
+
+// Without -own-data, batch files of another record count than the official ones are an
+// error naming the file and the flag.
+func TestOfficialRecordCount(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	err := run(context.Background(), []string{"-data", data, "-model", "mlp", "-epochs", "1", "-batch", "16"}, new(bytes.Buffer))
+	if !errors.Is(err, cifar10.ErrRecordCount) || !strings.Contains(err.Error(), "data_batch_1.bin: 16 records") || !strings.Contains(err.Error(), "-own-data") {
+		t.Errorf("err = %v, want ErrRecordCount naming data_batch_1.bin and -own-data", err)
+	}
+}
+
+// SIGINT without -checkpoint-dir says that nothing was saved.
+func TestInterruptWithoutCheckpointsSaysSo(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	ctx := &stopAfter{Context: context.Background()}
+	ctx.n.Store(3)
+	var out bytes.Buffer
+	err := run(ctx, []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "1", "-batch", "16"}, &out)
+	if !errors.Is(err, train.ErrInterrupted) || !strings.Contains(out.String(), "interrupted at step 3: nothing saved (no -checkpoint-dir)") {
+		t.Errorf("err = %v, output:\n%s", err, out.String())
+	}
+}
+
+// The checkpoint holds the normalisation the weights were trained with.
+func TestCheckpointHoldsTheNormalization(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	ck := filepath.Join(t.TempDir(), "ck")
+	if err := run(context.Background(), tinyRun(data, ck, "-epochs", "1"), new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	latest, _ := checkpoint.Store{Dir: ck}.Latest()
+	c, err := checkpoint.Read(latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ Normalization *train.Normalization }
+	if err := json.Unmarshal(c.Meta, &st); err != nil || st.Normalization == nil {
+		t.Fatalf("no normalization in %s: %v", c.Meta, err)
+	}
+	d, err := cifar10.Open(data, cifar10.AnyRecordCount())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean, std := d.Train.ChannelStats()
+	for c := range 3 {
+		if st.Normalization.Mean[c] != float32(mean[c]) || st.Normalization.Std[c] != float32(std[c]) {
+			t.Errorf("channel %d: stored %v %v, the training images' %v %v", c, st.Normalization.Mean[c], st.Normalization.Std[c], mean[c], std[c])
+		}
+	}
+}
+
+// -model NAME alone starts from the architecture's own recipe; -preset still wins.
+func TestEachArchitectureHasItsRecipe(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		preset string
+	}{
+		{nil, "quick"},
+		{[]string{"-model", "mlp"}, "mlp"},
+		{[]string{"-model=resnet-tiny"}, "resnet-tiny"},
+		{[]string{"-model", "resnet9-16"}, "resnet9"},
+		{[]string{"-model", "airbench"}, "airbench"},
+		{[]string{"-model", "airbench-16-32-64"}, "quick"},
+		{[]string{"-model", "conv16,relu,pool2,flatten,fc10"}, "cnn-small"},
+		{[]string{"-model", "mlp", "-preset", "standard"}, "standard"},
+	} {
+		cfg, err := parse(tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := train.Presets[tc.preset]
+		if cfg.Preset != tc.preset || cfg.LR != want.LR || cfg.Epochs != want.Epochs || cfg.Batch != want.Batch {
+			t.Errorf("%v: preset %s, lr %v, %d epochs, batch %d; want %s's", tc.args, cfg.Preset, cfg.LR, cfg.Epochs, cfg.Batch, tc.preset)
+		}
+	}
+}
