@@ -1,4 +1,4 @@
-module xent
+module example.com/xent
 
 go 1.26
 

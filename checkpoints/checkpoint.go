@@ -1,11 +1,11 @@
-// Package checkpoint stores named float32 tensors and a metadata record in one
+// Package checkpoints stores named float32 tensors and a metadata record in one
 // safetensors file, written atomically and verified by a checksum on load.
 //
 // The file is plain safetensors (an 8-byte little-endian header length, a JSON header,
 // then the tensor bytes), so PyTorch's safetensors.torch.load_file reads the weights. The
 // header's __metadata__ holds "format" (xent-checkpoint), "version", "meta" (the caller's
 // JSON record) and "sha256", a checksum of the record, the tensor index and the data.
-package checkpoint
+package checkpoints
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 	"sort"
 	"strconv"
 
-	"xent/internal/atomicfile"
+	"example.com/xent/internal/atomicfile"
 )
 
 // Format and Version identify the files this package writes.

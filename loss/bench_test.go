@@ -26,7 +26,7 @@ func BenchmarkSoftmaxXentForward(b *testing.B) {
 	for _, s := range benchShapes {
 		b.Run(fmt.Sprintf("%dx%d", s[0], s[1]), func(b *testing.B) {
 			z, y := benchInputs(s[0], s[1])
-			x, _ := NewSoftmaxXent[float32](s[1])
+			x, _ := NewSoftmaxCrossEntropyKernel[float32](s[1])
 			b.SetBytes(int64(4 * len(z)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -44,7 +44,7 @@ func BenchmarkSoftmaxXentForwardBackward(b *testing.B) {
 			z, y := benchInputs(s[0], s[1])
 			dz := make([]float32, len(z))
 			g := []float32{1}
-			x, _ := NewSoftmaxXent[float32](s[1])
+			x, _ := NewSoftmaxCrossEntropyKernel[float32](s[1])
 			b.SetBytes(int64(4 * len(z)))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -6,7 +6,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/loss"
+	"example.com/xent/loss"
 )
 
 // Two rows of three logits; the second has its max in column 0 after a row of zeros, the
@@ -37,8 +37,8 @@ func ExampleSoftmaxCrossEntropy() {
 	// dL/dz [0.1667 -0.3333 0.1667 0.0000 0.0000 0.0000]
 }
 
-func ExampleSoftmaxXent() {
-	x, _ := loss.NewSoftmaxXent[float32](3, loss.WithUnits(loss.Bits))
+func ExampleSoftmaxCrossEntropyKernel() {
+	x, _ := loss.NewSoftmaxCrossEntropyKernel[float32](3, loss.WithUnits(loss.Bits))
 	logits := []float32{1, 1, 1, 2, 0, 0}
 	l, _ := x.Forward(logits, []int{0, 0})
 	dlogits := make([]float32, len(logits))

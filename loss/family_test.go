@@ -10,7 +10,7 @@ import (
 // probRun runs ProbXent (or KL) in dtype T; it returns the loss, rows and gradient.
 func probRun[T Float](t *testing.T, z, p []float64, k int, kl bool, g []float64, opts []Option) (float64, []float64, []float64) {
 	t.Helper()
-	x, err := newProbXent[T](k, kl, opts)
+	x, err := newProbKernel[T](k, kl, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestProbXentErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		for _, kl := range []bool{false, true} {
-			x, _ := newProbXent[float64](3, kl, nil)
+			x, _ := newProbKernel[float64](3, kl, nil)
 			_, err := x.Forward(tc.z, tc.p)
 			var ie *InputError
 			if !errors.Is(err, tc.want) || !errors.As(err, &ie) || ie.Row != tc.row || ie.Col != tc.col {
@@ -82,7 +82,7 @@ func TestProbXentErrors(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewKL[float32](3, WithWeights([]float64{1, 1, 1})); !errors.Is(err, ErrOption) {
+	if _, err := NewKLDivergenceKernel[float32](3, WithWeights([]float64{1, 1, 1})); !errors.Is(err, ErrOption) {
 		t.Errorf("KL with weights: err = %v, want ErrOption", err)
 	}
 }
@@ -99,7 +99,7 @@ func TestNLL(t *testing.T) {
 			for i := range n {
 				a = append(a, refLogSoftmax(z[i*k:(i+1)*k])...)
 			}
-			x, err := NewNLL[float64](k, tc.opts...)
+			x, err := NewNLLLossKernel[float64](k, tc.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestNLL(t *testing.T) {
 			da := make([]float64, n*k)
 			x.Backward(da, y, g)
 			num := numGrad(func(a []float64) float64 {
-				x, _ := NewNLL[float64](k, tc.opts...)
+				x, _ := NewNLLLossKernel[float64](k, tc.opts...)
 				l, _ := x.Forward(a, y)
 				return withUpstream(l, x.RowLosses(), o.Reduction, g)
 			}, a, 1e-6)
@@ -125,7 +125,7 @@ func TestNLL(t *testing.T) {
 			}
 		})
 	}
-	x, _ := NewNLL[float32](3)
+	x, _ := NewNLLLossKernel[float32](3)
 	if _, err := x.Forward([]float32{0, float32(math.Inf(-1)), 0}, []int{1}); !errors.Is(err, ErrNonFinite) {
 		t.Errorf("NLL of a -Inf log-probability: err = %v, want ErrNonFinite", err)
 	}
@@ -136,7 +136,7 @@ func TestLogSoftmaxKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	z := randLogits(rng, n, k, 5)
 	z[k] = 100 // a row with its max in column 0 after another row
-	x, _ := NewLogSoftmax[float64](k)
+	x, _ := NewLogSoftmaxKernel[float64](k)
 	y := make([]float64, n*k)
 	if err := x.Forward(y, z); err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestLogSoftmaxKernel(t *testing.T) {
 	if d := maxAbsDiff(dz, num); d > 1e-7 {
 		t.Errorf("gradient differs from central differences by %g", d)
 	}
-	x32, _ := NewLogSoftmax[float32](3)
+	x32, _ := NewLogSoftmaxKernel[float32](3)
 	y32 := make([]float32, 6)
 	if err := x32.Forward(y32, []float32{0, 0, 0, 100, 0, 0}); err != nil || y32[3] != 0 || math.IsInf(float64(y32[4]), 0) {
 		t.Errorf("log-softmax of [0 0 0; 100 0 0] = %v, %v", y32, err)

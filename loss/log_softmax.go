@@ -7,9 +7,9 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
+	"example.com/xent/internal/graphop"
 
-	"xent/internal/parallel"
+	"example.com/xent/internal/parallel"
 )
 
 // LogSoftmaxKernel computes log-softmax along the rows of z [N,K], stable in every row:
@@ -30,8 +30,8 @@ type LogSoftmaxKernel[T Float] struct {
 	g     []T
 }
 
-// NewLogSoftmax returns the kernel for rows of k elements.
-func NewLogSoftmax[T Float](k int) (*LogSoftmaxKernel[T], error) {
+// NewLogSoftmaxKernel returns the kernel for rows of k elements.
+func NewLogSoftmaxKernel[T Float](k int) (*LogSoftmaxKernel[T], error) {
 	if k < 1 {
 		return nil, fmt.Errorf("loss: log-softmax over %d classes: %w", k, ErrShape)
 	}
@@ -112,7 +112,7 @@ func LogSoftmax(z *gorgonia.Node) (*gorgonia.Node, error) {
 }
 
 func logSoftmaxNodeOf[T Float](k int, z *gorgonia.Node) (*gorgonia.Node, error) {
-	x, err := NewLogSoftmax[T](k)
+	x, err := NewLogSoftmaxKernel[T](k)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ type logSoftmaxNode[T Float] struct {
 func (nk *logSoftmaxNode[T]) String() string { return "xent.LogSoftmax{rows}" }
 
 func (nk *logSoftmaxNode[T]) Types() ([]hm.Type, hm.Type) {
-	return []hm.Type{matrixA}, matrixA
+	return []hm.Type{graphop.MatrixA}, graphop.MatrixA
 }
 
 func (nk *logSoftmaxNode[T]) DiffWRT() []bool { return []bool{true} }

@@ -7,26 +7,27 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
+	"example.com/xent/internal/graphop"
 )
 
-// NLL is the negative log-likelihood over log-probabilities a [N,K] (for example the output
-// of LogSoftmax) and labels y [N], as PyTorch's nll_loss:
+// NLLLossKernel is NLLLoss over plain slices: the negative log-likelihood over
+// log-probabilities a [N,K] (for example the output of LogSoftmax) and labels y [N], as
+// PyTorch's nll_loss:
 //
 //	l_n = -w[y_n]*a[n,y_n],   dL/da[n,j] = -g/D * w[y_n] * [j = y_n],
 //
-// with the normaliser D of SoftmaxXent (sum of w[y_n] over counted rows for Mean, else 1).
+// with the normaliser D of SoftmaxCrossEntropyKernel (sum of w[y_n] over counted rows for Mean, else 1).
 // It takes WithReduction, WithWeights, WithIgnore and WithUnits; label smoothing belongs to
-// SoftmaxXent. The gathered a[n,y_n] must be finite; the others are not read.
-type NLL[T Float] struct {
+// SoftmaxCrossEntropyKernel. The gathered a[n,y_n] must be finite; the others are not read.
+type NLLLossKernel[T Float] struct {
 	opts Options
 	k    int
 	rows []float64
 	norm float64
 }
 
-// NewNLL returns the kernel for k classes.
-func NewNLL[T Float](k int, opts ...Option) (*NLL[T], error) {
+// NewNLLLossKernel returns the kernel for k classes.
+func NewNLLLossKernel[T Float](k int, opts ...Option) (*NLLLossKernel[T], error) {
 	if k < 1 {
 		return nil, fmt.Errorf("loss: NLL over %d classes: %w", k, ErrShape)
 	}
@@ -37,17 +38,17 @@ func NewNLL[T Float](k int, opts ...Option) (*NLL[T], error) {
 	if o.Smoothing != 0 {
 		return nil, fmt.Errorf("loss: NLL takes no label smoothing (use SoftmaxCrossEntropy): %w", ErrOption)
 	}
-	return &NLL[T]{opts: o, k: k}, nil
+	return &NLLLossKernel[T]{opts: o, k: k}, nil
 }
 
 // Forward returns the loss of log-probabilities [N,K] against labels [N].
-func (x *NLL[T]) Forward(logProbs []T, labels []int) (float64, error) {
+func (x *NLLLossKernel[T]) Forward(logProbs []T, labels []int) (float64, error) {
 	n, k, o := len(labels), x.k, &x.opts
 	if len(logProbs) != n*k {
 		return 0, fmt.Errorf("loss: NLL: %d log-probabilities for %d labels of %d classes: %w",
 			len(logProbs), n, k, ErrShape)
 	}
-	x.rows = grow(x.rows, n)
+	x.rows = resized(x.rows, n)
 	var total float64
 	x.norm = 0
 	for i, y := range labels {
@@ -76,10 +77,10 @@ func (x *NLL[T]) Forward(logProbs []T, labels []int) (float64, error) {
 }
 
 // RowLosses returns the row losses of the last Forward, reused by the next one.
-func (x *NLL[T]) RowLosses() []float64 { return x.rows }
+func (x *NLLLossKernel[T]) RowLosses() []float64 { return x.rows }
 
 // Backward overwrites dlogProbs [N,K] with the gradient of the last Forward's loss.
-func (x *NLL[T]) Backward(dlogProbs []T, labels []int, g []T) {
+func (x *NLLLossKernel[T]) Backward(dlogProbs []T, labels []int, g []T) {
 	n, k, o := len(labels), x.k, &x.opts
 	if len(dlogProbs) != n*k || len(x.rows) != n {
 		panic("loss: NLL.Backward: shapes differ from the last Forward")
@@ -119,7 +120,7 @@ func NLLLoss(logProbs, labels *gorgonia.Node, opts ...Option) (*gorgonia.Node, e
 }
 
 func nllNodeOf[T Float](k int, opts []Option, logProbs, labels *gorgonia.Node) (*gorgonia.Node, error) {
-	x, err := NewNLL[T](k, opts...)
+	x, err := NewNLLLossKernel[T](k, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func nllNodeOf[T Float](k int, opts []Option, logProbs, labels *gorgonia.Node) (
 
 // nllNode runs NLL in a graph.
 type nllNode[T Float] struct {
-	x      *NLL[T]
+	x      *NLLLossKernel[T]
 	labels []int
 	g      []T
 	da     *tensor.Dense
@@ -137,7 +138,7 @@ type nllNode[T Float] struct {
 func (nk *nllNode[T]) String() string { return fmt.Sprintf("NLL{%v}", &nk.x.opts) }
 
 func (nk *nllNode[T]) Types() ([]hm.Type, hm.Type) {
-	return []hm.Type{matrixA, vectorL}, reducedType(nk.x.opts.Reduction)
+	return []hm.Type{graphop.MatrixA, graphop.VectorL}, reducedType(nk.x.opts.Reduction)
 }
 
 func (nk *nllNode[T]) DiffWRT() []bool { return lossWRT }

@@ -8,7 +8,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
+	"example.com/xent/internal/graphop"
 )
 
 // applyLoss adds the loss node k over inputs to their graph.
@@ -23,21 +23,12 @@ func applyLoss(k graphop.Kernel, inputs ...*gorgonia.Node) (*gorgonia.Node, erro
 // lossWRT is the DiffWRT of a loss: the gradient goes to the first input (logits) only.
 var lossWRT = []bool{true, false}
 
-// Types of loss nodes: a is the float dtype of the logits, l that of the labels.
-var (
-	typeA   = hm.TypeVariable('a')
-	typeL   = hm.TypeVariable('l')
-	matrixA = gorgonia.TensorType{Dims: 2, Of: typeA}
-	vectorA = gorgonia.TensorType{Dims: 1, Of: typeA}
-	vectorL = gorgonia.TensorType{Dims: 1, Of: typeL}
-)
-
 // reducedType is the type of a loss's value: a vector [N] for None, else a scalar.
 func reducedType(r Reduction) hm.Type {
 	if r == None {
-		return vectorA
+		return graphop.VectorA
 	}
-	return typeA
+	return graphop.A
 }
 
 // reducedShape is the shape of a loss's value over n rows.
@@ -83,7 +74,7 @@ func labelsOf(v gorgonia.Value, scratch []int) ([]int, []int, error) {
 }
 
 func convertLabels[E int32 | int64 | float32 | float64](d []E, scratch []int) ([]int, []int, error) {
-	scratch = grow(scratch, len(d))
+	scratch = resized(scratch, len(d))
 	for i, v := range d {
 		if float64(v) != math.Trunc(float64(v)) {
 			return nil, scratch, &InputError{Loss: "labels", Row: i, Col: -1, Value: float64(v), Err: ErrLabel}
@@ -97,11 +88,11 @@ func convertLabels[E int32 | int64 | float32 | float64](d []E, scratch []int) ([
 func upstreamOf[T Float](v gorgonia.Value, buf []T) ([]T, error) {
 	switch g := v.(type) {
 	case *gorgonia.F32:
-		buf = grow(buf, 1)
+		buf = resized(buf, 1)
 		buf[0] = T(*g)
 		return buf, nil
 	case *gorgonia.F64:
-		buf = grow(buf, 1)
+		buf = resized(buf, 1)
 		buf[0] = T(*g)
 		return buf, nil
 	}

@@ -8,27 +8,14 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
+	"example.com/xent/internal/graphop"
 
-	"xent/internal/parallel"
+	"example.com/xent/internal/parallel"
 )
 
-// ProbXent is the cross-entropy of softmax(z) against probability targets, over row-major
-// logits z [N,K] and targets p [N,K] (each row a distribution; rows need not sum to 1, as
-// in PyTorch). With eps the label smoothing, p' = (1-eps)*p + eps/K, and w the class weights:
-//
-//	l_n = sum_k w[k]*p'[n,k]*(lse_n - z[n,k])                      (cross-entropy H(p', q))
-//	l_n = sum_k p[n,k]*(log p[n,k] - log q[n,k]),  0*log 0 = 0     (KL divergence D(p || q))
-//
-// with q = softmax(z) and lse_n the row's log-sum-exp, so that D(p||q) = H(p,q) - H(p,p).
-// The loss is sum_n l_n / D with D = N for Mean (PyTorch's mean for probability targets,
-// and its "batchmean" for KL) and 1 for Sum and None. The gradient is
-//
-//	dL/dz[n,j] = g/D * (q[n,j]*sum_k w[k]*p'[n,k] - w[j]*p'[n,j]),
-//
-// the same for both, since H(p,p) does not depend on z. The targets get no gradient.
-// KL takes no weights and no smoothing; neither takes an ignored label.
-type ProbXent[T Float] struct {
+// probKernel computes both losses against probability targets (see
+// CrossEntropyWithProbsKernel); kl says which.
+type probKernel[T Float] struct {
 	opts    Options
 	kl      bool
 	k       int
@@ -43,33 +30,74 @@ type ProbXent[T Float] struct {
 	g       []T
 }
 
-// NewProbXent returns the cross-entropy kernel for probability targets over k classes.
-func NewProbXent[T Float](k int, opts ...Option) (*ProbXent[T], error) {
-	return newProbXent[T](k, false, opts)
+// CrossEntropyWithProbsKernel is CrossEntropyWithProbs over plain slices: the
+// cross-entropy of softmax(z) against probability targets, over row-major
+// logits z [N,K] and targets p [N,K] (each row a distribution; rows need not sum to 1, as
+// in PyTorch). With eps the label smoothing, p' = (1-eps)*p + eps/K, and w the class weights:
+//
+//	l_n = sum_k w[k]*p'[n,k]*(lse_n - z[n,k])                      (cross-entropy H(p', q))
+//	l_n = sum_k p[n,k]*(log p[n,k] - log q[n,k]),  0*log 0 = 0     (KL divergence D(p || q))
+//
+// with q = softmax(z) and lse_n the row's log-sum-exp, so that D(p||q) = H(p,q) - H(p,p).
+// The loss is sum_n l_n / D with D = N for Mean (PyTorch's mean for probability targets,
+// and its "batchmean" for KL) and 1 for Sum and None. The gradient is
+//
+//	dL/dz[n,j] = g/D * (q[n,j]*sum_k w[k]*p'[n,k] - w[j]*p'[n,j]),
+//
+// the same for both, since H(p,p) does not depend on z. The targets get no gradient.
+// KL takes no weights and no smoothing; neither takes an ignored label.
+type CrossEntropyWithProbsKernel[T Float] struct{ probKernel[T] }
+
+// NewCrossEntropyWithProbsKernel returns the kernel over k classes; it takes
+// WithReduction, WithWeights, WithSmoothing and WithUnits.
+func NewCrossEntropyWithProbsKernel[T Float](k int, opts ...Option) (*CrossEntropyWithProbsKernel[T], error) {
+	x := new(CrossEntropyWithProbsKernel[T])
+	if err := x.init(k, false, opts); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
-// NewKL returns the kernel of the KL divergence D(p || softmax(z)) over k classes; it takes
-// WithReduction and WithUnits.
-func NewKL[T Float](k int, opts ...Option) (*ProbXent[T], error) {
-	return newProbXent[T](k, true, opts)
+// KLDivergenceKernel is KLDivergence over plain slices: D(p || softmax(z)) for logits z
+// [N,K] and probability targets p [N,K] (the formulas are CrossEntropyWithProbsKernel's).
+type KLDivergenceKernel[T Float] struct{ probKernel[T] }
+
+// NewKLDivergenceKernel returns the kernel over k classes; it takes WithReduction and
+// WithUnits.
+func NewKLDivergenceKernel[T Float](k int, opts ...Option) (*KLDivergenceKernel[T], error) {
+	x := new(KLDivergenceKernel[T])
+	if err := x.init(k, true, opts); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
-func newProbXent[T Float](k int, kl bool, opts []Option) (*ProbXent[T], error) {
+func newProbKernel[T Float](k int, kl bool, opts []Option) (*probKernel[T], error) {
+	x := new(probKernel[T])
+	if err := x.init(k, kl, opts); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// init sets x up for k classes: the KL divergence if kl, else the cross-entropy.
+func (x *probKernel[T]) init(k int, kl bool, opts []Option) error {
 	if k < 1 {
-		return nil, fmt.Errorf("loss: %s over %d classes: %w", probName(kl), k, ErrShape)
+		return fmt.Errorf("loss: %s over %d classes: %w", probName(kl), k, ErrShape)
 	}
 	o, err := NewOptions(k, opts...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if o.HasIgnore || kl && (o.Weights != nil || o.Smoothing != 0) {
 		takes := "reduction, units, weights and smoothing"
 		if kl {
 			takes = "reduction and units"
 		}
-		return nil, fmt.Errorf("loss: %s takes %s, not %v: %w", probName(kl), takes, &o, ErrOption)
+		return fmt.Errorf("loss: %s takes %s, not %v: %w", probName(kl), takes, &o, ErrOption)
 	}
-	return &ProbXent[T]{opts: o, kl: kl, k: k}, nil
+	x.opts, x.kl, x.k = o, kl, k
+	return nil
 }
 
 func probName(kl bool) string {
@@ -82,14 +110,14 @@ func probName(kl bool) string {
 // Forward returns the loss of logits [N,K] against targets [N,K], reduced as the options
 // say (None returns the sum; RowLosses has the rows). A non-finite logit or target, or a
 // negative target, is an *InputError naming the first such row and column.
-func (x *ProbXent[T]) Forward(logits, targets []T) (float64, error) {
+func (x *probKernel[T]) Forward(logits, targets []T) (float64, error) {
 	if len(logits) != len(targets) || len(logits)%x.k != 0 {
 		return 0, fmt.Errorf("loss: %s: %d logits and %d targets for %d classes: %w",
 			probName(x.kl), len(logits), len(targets), x.k, ErrShape)
 	}
 	n := len(logits) / x.k
 	x.stats.resize(n)
-	x.rows = grow(x.rows, n)
+	x.rows = resized(x.rows, n)
 	x.logits, x.targets, x.grad = logits, targets, false
 	x.fault.reset(n)
 	parallel.For(n, minRows(x.k), x)
@@ -109,11 +137,11 @@ func (x *ProbXent[T]) Forward(logits, targets []T) (float64, error) {
 }
 
 // RowLosses returns the row losses of the last Forward, reused by the next one.
-func (x *ProbXent[T]) RowLosses() []float64 { return x.rows }
+func (x *probKernel[T]) RowLosses() []float64 { return x.rows }
 
 // Backward overwrites dlogits [N,K] with the gradient of the last Forward's loss; logits
 // and targets must be that Forward's, g the upstream gradient ([1], or [N] for None).
-func (x *ProbXent[T]) Backward(dlogits, logits, targets []T, g []T) {
+func (x *probKernel[T]) Backward(dlogits, logits, targets []T, g []T) {
 	n := len(x.rows)
 	if len(logits) != n*x.k || len(targets) != n*x.k || len(dlogits) != n*x.k {
 		panic("loss: ProbXent.Backward: shapes differ from the last Forward")
@@ -125,7 +153,7 @@ func (x *ProbXent[T]) Backward(dlogits, logits, targets []T, g []T) {
 }
 
 // Run computes rows [lo, hi) of the current pass; parallel.For calls it.
-func (x *ProbXent[T]) Run(lo, hi int) {
+func (x *probKernel[T]) Run(lo, hi int) {
 	if x.grad {
 		x.backwardRows(lo, hi)
 		return
@@ -153,7 +181,7 @@ func (x *ProbXent[T]) Run(lo, hi int) {
 }
 
 // backwardRows: dz = c*(q*sum_k w[k]*p'[k]) by one block of exponentials, minus c*w*p'.
-func (x *ProbXent[T]) backwardRows(lo, hi int) {
+func (x *probKernel[T]) backwardRows(lo, hi int) {
 	k, o, st := x.k, &x.opts, &x.stats
 	eps := o.Smoothing
 	for n := lo; n < hi; n++ {
@@ -173,7 +201,7 @@ func (x *ProbXent[T]) backwardRows(lo, hi int) {
 }
 
 // upstream returns row n's gradient factor g/D in the loss's units.
-func (x *ProbXent[T]) upstream(n int) float64 {
+func (x *probKernel[T]) upstream(n int) float64 {
 	g := x.g[0]
 	if x.opts.Reduction == None {
 		g = x.g[n]
@@ -191,7 +219,7 @@ func badTarget[T Float](p []T) int {
 	return -1
 }
 
-func (x *ProbXent[T]) faultAt(logits, targets []T, n int) error {
+func (x *probKernel[T]) faultAt(logits, targets []T, n int) error {
 	z, p := logits[n*x.k:(n+1)*x.k], targets[n*x.k:(n+1)*x.k]
 	if c := firstNonFinite(z); c >= 0 {
 		return &InputError{Loss: probName(x.kl), Row: n, Col: c, Value: float64(z[c]), Err: ErrNonFinite}
@@ -237,7 +265,7 @@ func newProbNode(logits, targets *gorgonia.Node, kl bool, opts []Option) (*gorgo
 }
 
 func probNodeOf[T Float](k int, kl bool, opts []Option, logits, targets *gorgonia.Node) (*gorgonia.Node, error) {
-	x, err := newProbXent[T](k, kl, opts)
+	x, err := newProbKernel[T](k, kl, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +274,7 @@ func probNodeOf[T Float](k int, kl bool, opts []Option, logits, targets *gorgoni
 
 // probNode runs ProbXent in a graph.
 type probNode[T Float] struct {
-	x  *ProbXent[T]
+	x  *probKernel[T]
 	g  []T
 	dz *tensor.Dense
 }
@@ -262,7 +290,7 @@ func (nk *probNode[T]) String() string {
 func (nk *probNode[T]) DiffWRT() []bool { return lossWRT }
 
 func (nk *probNode[T]) Types() ([]hm.Type, hm.Type) {
-	return []hm.Type{matrixA, matrixA}, reducedType(nk.x.opts.Reduction)
+	return []hm.Type{graphop.MatrixA, graphop.MatrixA}, reducedType(nk.x.opts.Reduction)
 }
 
 func (nk *probNode[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {

@@ -17,7 +17,7 @@ func TestMinimiserIsEmpiricalPMF(t *testing.T) {
 		counts[y]++
 	}
 	z := make([]float64, k) // one free logit vector, shared by every row
-	x, _ := NewSoftmaxXent[float64](k)
+	x, _ := NewSoftmaxCrossEntropyKernel[float64](k)
 	rows, drows := make([]float64, n*k), make([]float64, n*k)
 	for range 3000 {
 		for i := range n {
@@ -49,11 +49,11 @@ func TestKLProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 10))
 	for trial := range 20 {
 		z, p := randLogits(rng, n, k, 3), randProbs(rng, n, k)
-		kl, _ := NewKL[float64](k, WithReduction(None))
+		kl, _ := NewKLDivergenceKernel[float64](k, WithReduction(None))
 		if _, err := kl.Forward(z, p); err != nil {
 			t.Fatal(err)
 		}
-		h, _ := NewProbXent[float64](k, WithReduction(None))
+		h, _ := NewCrossEntropyWithProbsKernel[float64](k, WithReduction(None))
 		if _, err := h.Forward(z, p); err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func TestUniformLogitsGiveLogK(t *testing.T) {
 			for i := range z {
 				z[i] = -2.5
 			}
-			x, _ := NewSoftmaxXent[float32](k, WithSmoothing(eps))
+			x, _ := NewSoftmaxCrossEntropyKernel[float32](k, WithSmoothing(eps))
 			l, err := x.Forward(z, []int{0, k / 2, k - 1})
 			if err != nil || math.Abs(l-math.Log(float64(k))) > 1e-6 {
 				t.Errorf("K=%d eps=%v: loss %v (%v), want log K = %v", k, eps, l, err, math.Log(float64(k)))

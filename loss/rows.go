@@ -5,11 +5,11 @@ import (
 	"math"
 	"sync/atomic"
 
-	"xent/internal/vmath"
+	"example.com/xent/internal/vmath"
 )
 
-// Float is the element type of logits and gradients.
-type Float interface{ float32 | float64 }
+// Float is the element type of logits and gradients: float32 or float64.
+type Float = vmath.Float
 
 // minElemsPerWorker keeps chunks big enough that splitting rows across cores pays for the
 // hand-off (a few microseconds).
@@ -63,11 +63,11 @@ type rowStats[T Float] struct {
 }
 
 func (st *rowStats[T]) resize(n int) {
-	st.m, st.s, st.t, st.l = grow(st.m, n), grow(st.s, n), grow(st.t, n), grow(st.l, n)
-	st.a, st.b = grow(st.a, n), grow(st.b, n)
+	st.m, st.s, st.t, st.l = resized(st.m, n), resized(st.s, n), resized(st.t, n), resized(st.l, n)
+	st.a, st.b = resized(st.a, n), resized(st.b, n)
 	if _, ok := any(st.m).([]float32); ok {
-		st.s32, st.t32, st.l32 = grow(st.s32, n), grow(st.t32, n), grow(st.l32, n)
-		st.a32, st.b32 = grow(st.a32, n), grow(st.b32, n)
+		st.s32, st.t32, st.l32 = resized(st.s32, n), resized(st.t32, n), resized(st.l32, n)
+		st.a32, st.b32 = resized(st.a32, n), resized(st.b32, n)
 	}
 }
 
@@ -154,8 +154,8 @@ func checkUpstream(kernel string, r Reduction, ng, n int) {
 	}
 }
 
-// grow returns s with length n, reusing its storage when it is large enough.
-func grow[E any](s []E, n int) []E {
+// resized returns s with length n, reusing its storage when it is large enough.
+func resized[E any](s []E, n int) []E {
 	if cap(s) < n {
 		return make([]E, n)
 	}

@@ -7,12 +7,12 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
+	"example.com/xent/internal/graphop"
 
-	"xent/internal/parallel"
+	"example.com/xent/internal/parallel"
 )
 
-// SoftmaxXent is the fused log-softmax cross-entropy over row-major slices: logits z [N,K],
+// SoftmaxCrossEntropyKernel is the fused log-softmax cross-entropy over row-major slices: logits z [N,K],
 // labels y [N] in [0, K). With eps the label smoothing and w the class weights (1 without),
 // the row loss is
 //
@@ -33,7 +33,7 @@ import (
 // Forward keeps each row's max and sum of exponentials, so that Backward takes one exp per
 // element and one pass per row. Rows are split across cores when N*K is large; a kernel
 // reused for the same N allocates nothing. A kernel is not safe for concurrent use.
-type SoftmaxXent[T Float] struct {
+type SoftmaxCrossEntropyKernel[T Float] struct {
 	opts    Options
 	k       int
 	wSum    float64 // sum_k w[k]
@@ -49,8 +49,8 @@ type SoftmaxXent[T Float] struct {
 	c       []float64 // per row: g/D, the backward's factor
 }
 
-// NewSoftmaxXent returns the kernel for k classes with the given options.
-func NewSoftmaxXent[T Float](k int, opts ...Option) (*SoftmaxXent[T], error) {
+// NewSoftmaxCrossEntropyKernel returns the kernel for k classes with the given options.
+func NewSoftmaxCrossEntropyKernel[T Float](k int, opts ...Option) (*SoftmaxCrossEntropyKernel[T], error) {
 	if k < 1 {
 		return nil, fmt.Errorf("loss: softmax cross-entropy over %d classes: %w", k, ErrShape)
 	}
@@ -58,7 +58,7 @@ func NewSoftmaxXent[T Float](k int, opts ...Option) (*SoftmaxXent[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &SoftmaxXent[T]{opts: o, k: k, wSum: float64(k)}
+	x := &SoftmaxCrossEntropyKernel[T]{opts: o, k: k, wSum: float64(k)}
 	if o.Weights != nil {
 		x.wSum = 0
 		for _, w := range o.Weights {
@@ -69,19 +69,19 @@ func NewSoftmaxXent[T Float](k int, opts ...Option) (*SoftmaxXent[T], error) {
 }
 
 // Options returns the kernel's options.
-func (x *SoftmaxXent[T]) Options() Options { return x.opts }
+func (x *SoftmaxCrossEntropyKernel[T]) Options() Options { return x.opts }
 
 // Forward returns the loss of logits [N,K] against labels [N], reduced as the options say
 // (None returns the sum; RowLosses has the rows). It fails with an *InputError on a label
 // out of range or a non-finite logit, naming the first such row.
-func (x *SoftmaxXent[T]) Forward(logits []T, labels []int) (float64, error) {
+func (x *SoftmaxCrossEntropyKernel[T]) Forward(logits []T, labels []int) (float64, error) {
 	n := len(labels)
 	if len(logits) != n*x.k {
 		return 0, fmt.Errorf("loss: softmax cross-entropy: %d logits for %d labels of %d classes: %w",
 			len(logits), n, x.k, ErrShape)
 	}
 	x.stats.resize(n)
-	x.rows, x.c = grow(x.rows, n), grow(x.c, n)
+	x.rows, x.c = resized(x.rows, n), resized(x.c, n)
 	x.logits, x.labels, x.grad = logits, labels, false
 	x.fault.reset(n)
 	parallel.For(n, minRows(x.k), x)
@@ -111,24 +111,24 @@ func (x *SoftmaxXent[T]) Forward(logits []T, labels []int) (float64, error) {
 
 // RowLosses returns the row losses l_n [N] of the last Forward, in its units; ignored rows
 // are 0. The slice is reused by the next Forward.
-func (x *SoftmaxXent[T]) RowLosses() []float64 { return x.rows }
+func (x *SoftmaxCrossEntropyKernel[T]) RowLosses() []float64 { return x.rows }
 
 // Backward writes the gradient of the last Forward's loss into dlogits [N,K], overwriting
 // it. logits and labels must be those of that Forward; g is the upstream gradient: [1] for
 // Mean and Sum, [N] for None.
-func (x *SoftmaxXent[T]) Backward(dlogits, logits []T, labels []int, g []T) {
+func (x *SoftmaxCrossEntropyKernel[T]) Backward(dlogits, logits []T, labels []int, g []T) {
 	n := len(labels)
 	if len(logits) != n*x.k || len(dlogits) != n*x.k || len(x.rows) != n {
-		panic("loss: SoftmaxXent.Backward: shapes differ from the last Forward")
+		panic("loss: SoftmaxCrossEntropyKernel.Backward: shapes differ from the last Forward")
 	}
-	checkUpstream("SoftmaxXent", x.opts.Reduction, len(g), n)
+	checkUpstream("SoftmaxCrossEntropyKernel", x.opts.Reduction, len(g), n)
 	x.dlogits, x.logits, x.labels, x.g, x.grad = dlogits, logits, labels, g, true
 	parallel.For(n, minRows(x.k), x)
 	x.dlogits, x.logits, x.g = nil, nil, nil
 }
 
 // Run computes rows [lo, hi) of the current pass; parallel.For calls it.
-func (x *SoftmaxXent[T]) Run(lo, hi int) {
+func (x *SoftmaxCrossEntropyKernel[T]) Run(lo, hi int) {
 	if x.grad {
 		x.backwardRows(lo, hi)
 	} else {
@@ -139,7 +139,7 @@ func (x *SoftmaxXent[T]) Run(lo, hi int) {
 // forwardRows first computes every row's statistics in one block (the float32 block
 // kernels do 16 short rows at a time), then checks the labels and takes the losses; the
 // logarithms, long chains of dependent multiplies, overlap from row to row.
-func (x *SoftmaxXent[T]) forwardRows(lo, hi int) {
+func (x *SoftmaxCrossEntropyKernel[T]) forwardRows(lo, hi int) {
 	k, o, st := x.k, &x.opts, &x.stats
 	st.compute(x.logits, k, lo, hi)
 	eps, unit := o.Smoothing, o.unitScale()
@@ -173,7 +173,7 @@ func (x *SoftmaxXent[T]) forwardRows(lo, hi int) {
 
 // backwardRows sets each row's scale and offset, runs the exponentials as one block, then
 // mends what differs from exp*a + b: ignored rows, weighted smoothing, the label's column.
-func (x *SoftmaxXent[T]) backwardRows(lo, hi int) {
+func (x *SoftmaxCrossEntropyKernel[T]) backwardRows(lo, hi int) {
 	k, o, st := x.k, &x.opts, &x.stats
 	eps, unit := o.Smoothing, o.unitScale()
 	for n := lo; n < hi; n++ {
@@ -213,7 +213,7 @@ func (x *SoftmaxXent[T]) backwardRows(lo, hi int) {
 }
 
 // faultAt describes what is wrong with row n.
-func (x *SoftmaxXent[T]) faultAt(logits []T, labels []int, n int) error {
+func (x *SoftmaxCrossEntropyKernel[T]) faultAt(logits []T, labels []int, n int) error {
 	y := labels[n]
 	if y < 0 || y >= x.k {
 		return &InputError{Loss: "softmax cross-entropy", Row: n, Col: -1, Value: float64(y),
@@ -229,7 +229,7 @@ func (x *SoftmaxXent[T]) faultAt(logits []T, labels []int, n int) error {
 
 // SoftmaxCrossEntropy adds one node computing the softmax cross-entropy of logits [N,K]
 // (float32 or float64) against labels [N] (class indices of an int or float dtype) with the
-// options, as SoftmaxXent documents: a scalar, or the row losses [N] with WithReduction(None).
+// options, as SoftmaxCrossEntropyKernel documents: a scalar, or the row losses [N] with WithReduction(None).
 // Its gradient with respect to the logits is one fused node; the labels get none.
 func SoftmaxCrossEntropy(logits, labels *gorgonia.Node, opts ...Option) (*gorgonia.Node, error) {
 	if err := checkFloatNode(logits, "logits", 2); err != nil {
@@ -247,16 +247,16 @@ func SoftmaxCrossEntropy(logits, labels *gorgonia.Node, opts ...Option) (*gorgon
 }
 
 func newXentNode[T Float](k int, opts []Option, logits, labels *gorgonia.Node) (*gorgonia.Node, error) {
-	x, err := NewSoftmaxXent[T](k, opts...)
+	x, err := NewSoftmaxCrossEntropyKernel[T](k, opts...)
 	if err != nil {
 		return nil, err
 	}
 	return applyLoss(&xentNode[T]{x: x}, logits, labels)
 }
 
-// xentNode runs SoftmaxXent in a graph.
+// xentNode runs SoftmaxCrossEntropyKernel in a graph.
 type xentNode[T Float] struct {
-	x      *SoftmaxXent[T]
+	x      *SoftmaxCrossEntropyKernel[T]
 	labels []int
 	g      []T
 	dz     *tensor.Dense
@@ -269,7 +269,7 @@ func (nk *xentNode[T]) String() string {
 func (nk *xentNode[T]) DiffWRT() []bool { return lossWRT }
 
 func (nk *xentNode[T]) Types() ([]hm.Type, hm.Type) {
-	return []hm.Type{matrixA, vectorL}, reducedType(nk.x.opts.Reduction)
+	return []hm.Type{graphop.MatrixA, graphop.VectorL}, reducedType(nk.x.opts.Reduction)
 }
 
 func (nk *xentNode[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {

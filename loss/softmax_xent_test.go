@@ -85,7 +85,7 @@ func convert[T Float](x []float64) []T {
 // xentRun runs the kernel in dtype T and returns the loss, the row losses and the gradient.
 func xentRun[T Float](t *testing.T, z []float64, y []int, k int, g []float64, opts []Option) (float64, []float64, []float64) {
 	t.Helper()
-	x, err := NewSoftmaxXent[T](k, opts...)
+	x, err := NewSoftmaxCrossEntropyKernel[T](k, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestSoftmaxXentGradCheck(t *testing.T) {
 			g := upstreamFor(rng, o.Reduction, n)
 			_, _, grad := xentRun[float64](t, z, y, k, g, tc.opts)
 			f := func(z []float64) float64 {
-				x, _ := NewSoftmaxXent[float64](k, tc.opts...)
+				x, _ := NewSoftmaxCrossEntropyKernel[float64](k, tc.opts...)
 				l, err := x.Forward(z, y)
 				if err != nil {
 					t.Fatal(err)
@@ -284,10 +284,10 @@ func TestSoftmaxXentErrors(t *testing.T) {
 			t.Run(tc.name+"/"+dtype, func(t *testing.T) {
 				var err error
 				if dtype == "float32" {
-					x, _ := NewSoftmaxXent[float32](3, tc.opts...)
+					x, _ := NewSoftmaxCrossEntropyKernel[float32](3, tc.opts...)
 					_, err = x.Forward(to32(tc.z), tc.y)
 				} else {
-					x, _ := NewSoftmaxXent[float64](3, tc.opts...)
+					x, _ := NewSoftmaxCrossEntropyKernel[float64](3, tc.opts...)
 					_, err = x.Forward(tc.z, tc.y)
 				}
 				var ie *InputError
@@ -312,19 +312,19 @@ func TestOptionErrors(t *testing.T) {
 		{"NaN weight", []Option{WithWeights([]float64{1, math.NaN(), 1})}, ErrNonFinite},
 	}
 	for _, tc := range tests {
-		if _, err := NewSoftmaxXent[float32](3, tc.opts...); !errors.Is(err, tc.want) {
+		if _, err := NewSoftmaxCrossEntropyKernel[float32](3, tc.opts...); !errors.Is(err, tc.want) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 	}
 	for _, opts := range [][]Option{{WithSmoothing(-0.1)}, {WithSmoothing(1.5)}, {WithReduction(7)}, {WithUnits(3)}} {
-		if _, err := NewSoftmaxXent[float32](3, opts...); err == nil {
+		if _, err := NewSoftmaxCrossEntropyKernel[float32](3, opts...); err == nil {
 			t.Errorf("options %v accepted", opts)
 		}
 	}
-	if _, err := NewSoftmaxXent[float32](0); !errors.Is(err, ErrShape) {
+	if _, err := NewSoftmaxCrossEntropyKernel[float32](0); !errors.Is(err, ErrShape) {
 		t.Errorf("K = 0: err = %v, want ErrShape", err)
 	}
-	if _, err := NewSoftmaxXent[float32](3); err != nil {
+	if _, err := NewSoftmaxCrossEntropyKernel[float32](3); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
 }
@@ -342,7 +342,7 @@ func TestSoftmaxXentIsIndependentOfCores(t *testing.T) {
 	var dz1 []float32
 	for _, procs := range []int{1, 2, 4} {
 		runtime.GOMAXPROCS(procs)
-		x, _ := NewSoftmaxXent[float32](k, WithSmoothing(0.1))
+		x, _ := NewSoftmaxCrossEntropyKernel[float32](k, WithSmoothing(0.1))
 		l, err := x.Forward(z, y)
 		if err != nil {
 			t.Fatal(err)
@@ -362,7 +362,7 @@ func TestSoftmaxXentIsIndependentOfCores(t *testing.T) {
 			}
 		}
 	}
-	ref, _ := NewSoftmaxXent[float32](k, WithSmoothing(0.1))
+	ref, _ := NewSoftmaxCrossEntropyKernel[float32](k, WithSmoothing(0.1))
 	var rows float64
 	for i := range n { // one row at a time: never split
 		l, _ := ref.Forward(z[i*k:(i+1)*k], y[i:i+1])
@@ -380,7 +380,7 @@ func TestSoftmaxXentAllocatesNothing(t *testing.T) {
 	y := labelsFor(rng, n, k, false)
 	dz := make([]float32, n*k)
 	g := []float32{1}
-	x, _ := NewSoftmaxXent[float32](k, WithSmoothing(0.1))
+	x, _ := NewSoftmaxCrossEntropyKernel[float32](k, WithSmoothing(0.1))
 	step := func() {
 		if _, err := x.Forward(z, y); err != nil {
 			t.Fatal(err)

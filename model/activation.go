@@ -8,14 +8,14 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
-	"xent/internal/parallel"
-	"xent/internal/vmath"
+	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/parallel"
+	"example.com/xent/internal/vmath"
 )
 
 // reluKernel is y = max(x, 0), dx = dy * [y > 0], on a tensor of any shape, split across
 // cores. (Gorgonia's Rectify builds x * (x >= 0) from two full temporaries.)
-type reluKernel[T graphop.Float] struct {
+type reluKernel[T vmath.Float] struct {
 	dims         int
 	y, dx        *tensor.Dense
 	in, out, dyv []T // of the pass under way
@@ -25,7 +25,7 @@ type reluKernel[T graphop.Float] struct {
 func (k *reluKernel[T]) String() string  { return fmt.Sprintf("xent.ReLU{%dd}", k.dims) }
 func (k *reluKernel[T]) DiffWRT() []bool { return []bool{true} }
 func (k *reluKernel[T]) Types() ([]hm.Type, hm.Type) {
-	t := gorgonia.TensorType{Dims: k.dims, Of: typeA}
+	t := gorgonia.TensorType{Dims: k.dims, Of: graphop.A}
 	return []hm.Type{t}, t
 }
 func (k *reluKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
@@ -40,7 +40,7 @@ func (k *reluKernel[T]) Run(lo, hi int) {
 }
 
 // reluInto writes dst = max(x, 0) (dst may be x): vmath.ReLU32 for float32; a NaN stays NaN.
-func reluInto[T graphop.Float](dst, x []T) {
+func reluInto[T vmath.Float](dst, x []T) {
 	if x32, ok := any(x).([]float32); ok {
 		vmath.ReLU32(any(dst).([]float32), x32)
 		return
@@ -51,7 +51,7 @@ func reluInto[T graphop.Float](dst, x []T) {
 }
 
 // reluGrad writes dx = dy * [y > 0]: vmath.ReLUGrad32 for float32.
-func reluGrad[T graphop.Float](dx, y, dy []T) {
+func reluGrad[T vmath.Float](dx, y, dy []T) {
 	if dx32, ok := any(dx).([]float32); ok {
 		vmath.ReLUGrad32(dx32, any(y).([]float32), any(dy).([]float32))
 		return
@@ -103,7 +103,7 @@ func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
 // so that the expected value is unchanged; the gradient goes through the same mask with the
 // same scale. (Gorgonia's Dropout scales its gradient by 1/p.) The mask of a pass is drawn
 // from a generator seeded by (seed, training step), so a run, and a resumed run, repeats.
-type dropoutKernel[T graphop.Float] struct {
+type dropoutKernel[T vmath.Float] struct {
 	p     float64
 	seed  uint64
 	dims  int
@@ -117,7 +117,7 @@ func (k *dropoutKernel[T]) String() string {
 }
 func (k *dropoutKernel[T]) DiffWRT() []bool { return []bool{true} }
 func (k *dropoutKernel[T]) Types() ([]hm.Type, hm.Type) {
-	t := gorgonia.TensorType{Dims: k.dims, Of: typeA}
+	t := gorgonia.TensorType{Dims: k.dims, Of: graphop.A}
 	return []hm.Type{t}, t
 }
 func (k *dropoutKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
@@ -170,7 +170,7 @@ func dropout(x *gorgonia.Node, p float64, seed uint64, step *uint64) (*gorgonia.
 // addKernel is the residual sum z = x + y of two tensors of one shape, with dx = dy = dz,
 // written into tensors it keeps from step to step. (Gorgonia's Add allocates its result
 // and its gradients every step.)
-type addKernel[T graphop.Float] struct {
+type addKernel[T vmath.Float] struct {
 	dims      int
 	z, dx, dy *tensor.Dense
 }
@@ -178,7 +178,7 @@ type addKernel[T graphop.Float] struct {
 func (k *addKernel[T]) String() string  { return fmt.Sprintf("xent.Add{%dd}", k.dims) }
 func (k *addKernel[T]) DiffWRT() []bool { return []bool{true, true} }
 func (k *addKernel[T]) Types() ([]hm.Type, hm.Type) {
-	t := gorgonia.TensorType{Dims: k.dims, Of: typeA}
+	t := gorgonia.TensorType{Dims: k.dims, Of: graphop.A}
 	return []hm.Type{t, t}, t
 }
 

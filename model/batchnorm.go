@@ -8,8 +8,9 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
-	"xent/internal/parallel"
+	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/parallel"
+	"example.com/xent/internal/vmath"
 )
 
 // bnKernel is BatchNorm2d over x [N,C,H,W] with scale g [C] and shift b [C], as PyTorch's:
@@ -27,7 +28,7 @@ import (
 // tensors shared by the training and evaluation graphs of a model (and saved with it); only
 // the training graph's op changes them. (Gorgonia's BatchNorm zeroes them whenever a
 // machine is built and flips a shared op to inference.)
-type bnKernel[T graphop.Float] struct {
+type bnKernel[T vmath.Float] struct {
 	train        bool
 	momentum     float64
 	eps          float64
@@ -49,7 +50,7 @@ func (k *bnKernel[T]) String() string {
 }
 func (k *bnKernel[T]) DiffWRT() []bool { return []bool{true, true, true} }
 func (k *bnKernel[T]) Types() ([]hm.Type, hm.Type) {
-	return []hm.Type{tensor4, vectorA, vectorA}, tensor4
+	return []hm.Type{graphop.Tensor4A, graphop.VectorA, graphop.VectorA}, graphop.Tensor4A
 }
 
 func (k *bnKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {

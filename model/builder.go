@@ -24,7 +24,6 @@ type Builder struct {
 	g       *gorgonia.ExprGraph
 	train   bool
 	init    Init
-	dt      tensor.Dtype
 	params  *Params
 	rng     *rand.Rand
 	seed    uint64
@@ -36,14 +35,10 @@ type Builder struct {
 	err     error
 }
 
-func newBuilder(g *gorgonia.ExprGraph, params *Params, train bool, init Init, dt tensor.Dtype, seed uint64, step *uint64) *Builder {
-	return &Builder{g: g, train: train, init: init, dt: dt, params: params, seed: seed, step: step,
+func newBuilder(g *gorgonia.ExprGraph, params *Params, train bool, init Init, seed uint64, step *uint64) *Builder {
+	return &Builder{g: g, train: train, init: init, params: params, seed: seed, step: step,
 		rng: rand.New(rand.NewPCG(seed, 0x696e6974)), byParam: map[string]*gorgonia.Node{}, names: map[string]bool{}}
 }
-
-// Training reports whether the builder makes the training graph (BatchNorm on batch
-// statistics, dropout on) or the evaluation graph.
-func (b *Builder) Training() bool { return b.train }
 
 // Err returns the first error met.
 func (b *Builder) Err() error { return b.err }
@@ -77,14 +72,14 @@ func (b *Builder) layer(name string) bool {
 
 // param returns the graph node of a tensor, making the tensor if the store lacks it.
 func (b *Builder) param(name string, shape []int, fill func([]float64), trainable, decay bool) *gorgonia.Node {
-	p, err := b.params.get(name, b.dt, shape, fill, trainable, decay)
+	p, err := b.params.get(name, shape, fill, trainable, decay)
 	if err != nil {
 		return b.fail(err)
 	}
 	if n, ok := b.byParam[name]; ok {
 		return n
 	}
-	n := gorgonia.NewTensor(b.g, b.dt, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithValue(p.T))
+	n := gorgonia.NewTensor(b.g, tensor.Float32, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithValue(p.T))
 	b.byParam[name] = n
 	if trainable {
 		b.nodes = append(b.nodes, n)
@@ -227,11 +222,11 @@ func (b *Builder) BatchNorm(name string, x *gorgonia.Node, c BatchNormConfig) *g
 	if p := b.params.Get(name + ".bias"); p != nil && c.ShiftLRScale > 0 {
 		p.LRScale = c.ShiftLRScale
 	}
-	mean, err := b.params.get(name+".running_mean", b.dt, []int{ch}, constant(0), false, false)
+	mean, err := b.params.get(name+".running_mean", []int{ch}, constant(0), false, false)
 	if err != nil {
 		return b.fail(err)
 	}
-	variance, err := b.params.get(name+".running_var", b.dt, []int{ch}, constant(1), false, false)
+	variance, err := b.params.get(name+".running_var", []int{ch}, constant(1), false, false)
 	if err != nil {
 		return b.fail(err)
 	}
@@ -328,12 +323,6 @@ func (b *Builder) Scale(x *gorgonia.Node, s float64) *gorgonia.Node {
 	if !b.ok(x) {
 		return nil
 	}
-	var c *gorgonia.Node
-	if b.dt == tensor.Float64 {
-		c = gorgonia.NewConstant(s)
-	} else {
-		c = gorgonia.NewConstant(float32(s))
-	}
-	y, err := gorgonia.Mul(x, c)
+	y, err := gorgonia.Mul(x, gorgonia.NewConstant(float32(s)))
 	return b.add(y, err, Layer{Name: fmt.Sprintf("scale%d", len(b.layers)), Kind: fmt.Sprintf("scale %g", s)})
 }

@@ -8,11 +8,11 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/blas"
-	"xent/internal/conv3"
-	"xent/internal/graphop"
-	"xent/internal/parallel"
-	"xent/internal/vmath"
+	"example.com/xent/internal/blas"
+	"example.com/xent/internal/conv3"
+	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/parallel"
+	"example.com/xent/internal/vmath"
 )
 
 // convGeom is the shape of a 2-D convolution: x [N,C,H,W] * w [F,C,KH,KW] -> y [N,F,HO,WO]
@@ -49,7 +49,7 @@ func (g *convGeom) validCols(j int) (lo, hi int) {
 // im2col writes col [C*KH*KW, HO*WO] from one image x [C,H,W]: row (c,i,j) holds, for
 // every output pixel, the input pixel under kernel tap (i,j) of channel c (0 in padding).
 // Rows lie ld apart in col (HO*WO for one image; more when images sit side by side).
-func im2col[T graphop.Float](col, x []T, g *convGeom, ld int) {
+func im2col[T vmath.Float](col, x []T, g *convGeom, ld int) {
 	same := g.stride == 1 && g.wo == g.w // "same" padding: a row of col is the plane shifted
 	for c := range g.c {
 		for i := range g.kh {
@@ -89,7 +89,7 @@ func im2col[T graphop.Float](col, x []T, g *convGeom, ld int) {
 // shifted writes out [HO*W] = the plane [H,W] shifted by (dy, dx), 0 where the shift
 // leaves the plane: out[oy,ox] = plane[oy+dy, ox+dx]. One copy of the whole span, then the
 // columns that wrapped into the next or previous row are zeroed.
-func shifted[T graphop.Float](out, plane []T, g *convGeom, dy, dx int) {
+func shifted[T vmath.Float](out, plane []T, g *convGeom, dy, dx int) {
 	w := g.w
 	oyLo, oyHi := max(0, -dy), min(g.ho, g.h-dy)
 	if oyLo >= oyHi || dx <= -w || dx >= w { // the shift leaves the plane (padding wider than it)
@@ -119,7 +119,7 @@ func shifted[T graphop.Float](out, plane []T, g *convGeom, dy, dx int) {
 }
 
 // addStrided adds src[t] to out[t*stride] for every t < len(src).
-func addStrided[T graphop.Float](out, src []T, stride int) {
+func addStrided[T vmath.Float](out, src []T, stride int) {
 	if o, ok := any(out).([]float32); ok && stride == 2 {
 		vmath.AddSpread32(o, any(src).([]float32))
 		return
@@ -130,7 +130,7 @@ func addStrided[T graphop.Float](out, src []T, stride int) {
 }
 
 // col2im adds col [C*KH*KW, HO*WO] back into one image dx [C,H,W]: the adjoint of im2col.
-func col2im[T graphop.Float](dx, col []T, g *convGeom) {
+func col2im[T vmath.Float](dx, col []T, g *convGeom) {
 	for c := range g.c {
 		for i := range g.kh {
 			for j := range g.kw {
@@ -180,7 +180,7 @@ const minGemmCols = 256
 // The output can be finished in the same pass, y = ReLU(conv + b + r) for a residual r and a
 // fused ReLU (either optional): no separate pass reads and writes it. The backward then
 // starts from dy * [y > 0], which is also r's gradient.
-type convKernel[T graphop.Float] struct {
+type convKernel[T vmath.Float] struct {
 	g          convGeom
 	stride     int
 	pad        int
@@ -226,7 +226,7 @@ const (
 // convBufs is one chunk's scratch: the columns of a group of images and, for groups of
 // more than one, their GEMM's output (or dy gathered) before it is scattered to NCHW.
 // For the fused backward, dym holds a run of images' dy through the ReLU.
-type convBufs[T graphop.Float] struct{ col, tmp, pad, dym []T }
+type convBufs[T vmath.Float] struct{ col, tmp, pad, dym []T }
 
 func (k *convKernel[T]) buffers() *convBufs[T] {
 	g := &k.g
@@ -251,7 +251,7 @@ func (k *convKernel[T]) buffers() *convBufs[T] {
 // convolveGroup writes dst_n [rows, HW] = w [rows, CKK] x im2col(src_n) for images
 // [n0, n1) of src, NCHW in geometry g (dst's planes are g's output planes); with accumulate
 // it adds to dst (which holds the bias) instead.
-func convolveGroup[T graphop.Float](dst, src, w []T, rows int, g *convGeom, n0, n1 int, b *convBufs[T], accumulate bool) {
+func convolveGroup[T vmath.Float](dst, src, w []T, rows int, g *convGeom, n0, n1 int, b *convBufs[T], accumulate bool) {
 	m, hw := n1-n0, g.hw
 	ld := m * hw
 	for i := range m {
@@ -454,7 +454,7 @@ func (k *convKernel[T]) initOutput(n0, n1 int) {
 // planeSum returns the sum of s in float64 (vmath.Sum32 for float32: an AVX-512 kernel in
 // that build; in four running sums otherwise, as one running sum waits on every addition:
 // the bias gradients took 8% of resnet-tiny's training step that way).
-func planeSum[T graphop.Float](s []T) float64 {
+func planeSum[T vmath.Float](s []T) float64 {
 	if s32, ok := any(s).([]float32); ok {
 		return vmath.Sum32(s32)
 	}
@@ -466,7 +466,7 @@ func planeSum[T graphop.Float](s []T) float64 {
 }
 
 // fill sets s to v, doubling a filled prefix by copies.
-func fill[T graphop.Float](s []T, v T) {
+func fill[T vmath.Float](s []T, v T) {
 	if len(s) == 0 {
 		return
 	}
@@ -481,14 +481,14 @@ func (k *convKernel[T]) String() string {
 }
 
 func (k *convKernel[T]) Types() ([]hm.Type, hm.Type) {
-	in := []hm.Type{tensor4, tensor4}
+	in := []hm.Type{graphop.Tensor4A, graphop.Tensor4A}
 	if !k.noBias {
-		in = append(in, vectorA)
+		in = append(in, graphop.VectorA)
 	}
 	if k.residual {
-		in = append(in, tensor4)
+		in = append(in, graphop.Tensor4A)
 	}
-	return in, tensor4
+	return in, graphop.Tensor4A
 }
 
 func (k *convKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {

@@ -1,8 +1,8 @@
 package model
 
 import (
-	"xent/internal/conv3"
-	"xent/internal/graphop"
+	"example.com/xent/internal/conv3"
+	"example.com/xent/internal/vmath"
 )
 
 // minDirectPixels is the smallest output plane the direct convolution takes; smaller planes
@@ -48,7 +48,7 @@ type directConv struct {
 // but for the batch size), or nil where it does not apply: not float32, not 3x3 with
 // padding 1 and stride 1 (or 2 on even planes), output planes under minDirectPixels, or no
 // AVX-512 kernel.
-func directFor[T graphop.Float](prev *directConv, g *convGeom) (*directConv, error) {
+func directFor[T vmath.Float](prev *directConv, g *convGeom) (*directConv, error) {
 	_, f32 := any(T(0)).(float32)
 	fits := g.kh == 3 && g.kw == 3 && g.pad == 1 && (g.stride == 1 || g.stride == 2 && g.h%2 == 0 && g.w%2 == 0)
 	if !f32 || !conv3.Fast || !fits || g.hw < minDirectPixels {

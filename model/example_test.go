@@ -9,9 +9,9 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"xent/data/cifar10"
-	"xent/model"
-	"xent/train"
+	"example.com/xent/data/cifar10/cifar10test"
+	"example.com/xent/model"
+	"example.com/xent/train"
 )
 
 // A custom classifier in a few lines, trained through the same loop as cmd/train.
@@ -34,9 +34,9 @@ func Example() {
 	dir, _ := os.MkdirTemp("", "xent-example-")
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "cifar-10-batches-bin")
-	cifar10.WriteSynthetic(data, 32, 64) // 160 training and 64 test images of synthetic data
+	cifar10test.WriteFolder(data, 32, 64) // 160 training and 64 test images of synthetic data
 	res, err := train.Run(context.Background(), train.Config{Data: data, OwnData: true, Model: "tiny-example", Epochs: 2,
-		Batch: 32, EvalBatch: 64, LR: 0.01, Optimizer: "adamw", Momentum: 0.9, Schedule: "constant", Keep: 1}, new(bytes.Buffer))
+		Batch: 32, EvalBatch: 64, LR: 0.01, Optimizer: train.AdamW, Momentum: 0.9, Schedule: train.Constant, Keep: 1}, new(bytes.Buffer))
 	if err != nil {
 		panic(err)
 	}

@@ -8,15 +8,15 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
-	"xent/internal/parallel"
-	"xent/internal/vmath"
+	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/parallel"
+	"example.com/xent/internal/vmath"
 )
 
 // geluKernel is y = x*Phi(x) (Phi the standard normal CDF: PyTorch's exact nn.GELU) and
 // dx = dy*(Phi(x) + x*phi(x)), on a tensor of any shape, split across cores. float32 runs
 // vmath's kernels (AVX-512 where built in); float64 uses math.Erf.
-type geluKernel[T graphop.Float] struct {
+type geluKernel[T vmath.Float] struct {
 	dims        int
 	y, dx       *tensor.Dense
 	x, out, dyv []T // of the pass under way
@@ -26,7 +26,7 @@ type geluKernel[T graphop.Float] struct {
 func (k *geluKernel[T]) String() string  { return fmt.Sprintf("xent.GELU{%dd}", k.dims) }
 func (k *geluKernel[T]) DiffWRT() []bool { return []bool{true} }
 func (k *geluKernel[T]) Types() ([]hm.Type, hm.Type) {
-	t := gorgonia.TensorType{Dims: k.dims, Of: typeA}
+	t := gorgonia.TensorType{Dims: k.dims, Of: graphop.A}
 	return []hm.Type{t}, t
 }
 func (k *geluKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }

@@ -7,21 +7,22 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/blas"
-	"xent/internal/graphop"
+	"example.com/xent/internal/blas"
+	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/vmath"
 )
 
 // linearKernel is a fully connected layer with PyTorch's weight layout:
 //
 //	y [N,O] = x [N,I] x w^T + b,  w [O,I], b [O]
 //	dx = dy x w,  dw = dy^T x x,  db = sum_n dy[n,:]
-type linearKernel[T graphop.Float] struct {
+type linearKernel[T vmath.Float] struct {
 	y, dx, dw, db *tensor.Dense
 }
 
 func (k *linearKernel[T]) String() string { return "xent.Linear" }
 func (k *linearKernel[T]) Types() ([]hm.Type, hm.Type) {
-	return []hm.Type{matrixA, matrixA, vectorA}, matrixA
+	return []hm.Type{graphop.MatrixA, graphop.MatrixA, graphop.VectorA}, graphop.MatrixA
 }
 func (k *linearKernel[T]) DiffWRT() []bool { return []bool{true, true, true} }
 

@@ -7,9 +7,9 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
-	"xent/internal/parallel"
-	"xent/internal/vmath"
+	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/parallel"
+	"example.com/xent/internal/vmath"
 )
 
 // maxPoolKernel is a k x k max pool with stride k over x [N,C,H,W] -> y [N,C,H/k,W/k]
@@ -17,7 +17,7 @@ import (
 // forward keeps the index of each window's max; the backward sends dy there. Planes are
 // split across cores. (Gorgonia's MaxPool2D is correct but single-threaded; it took a
 // quarter of cnn-small's training step.)
-type maxPoolKernel[T graphop.Float] struct {
+type maxPoolKernel[T vmath.Float] struct {
 	k            int
 	arg          []int32 // per output element: the flat index of its max within the plane
 	x, y, dy, dx []T
@@ -29,7 +29,7 @@ type maxPoolKernel[T graphop.Float] struct {
 func (p *maxPoolKernel[T]) String() string  { return fmt.Sprintf("xent.MaxPool2d{%d}", p.k) }
 func (p *maxPoolKernel[T]) DiffWRT() []bool { return []bool{true} }
 func (p *maxPoolKernel[T]) Types() ([]hm.Type, hm.Type) {
-	return []hm.Type{tensor4}, tensor4
+	return []hm.Type{graphop.Tensor4A}, graphop.Tensor4A
 }
 
 func (p *maxPoolKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {

@@ -34,10 +34,8 @@ func (n *Net) SetStep(step int) { n.step = uint64(step) }
 
 // Options says how to build a Net.
 type Options struct {
-	TrainBatch, EvalBatch int          // batch sizes of the two graphs
-	Dtype                 tensor.Dtype // tensor.Float32 (default) or tensor.Float64
-	Seed                  uint64       // seeds the initialisation and dropout
-	Init                  *Init        // overrides the architecture's initialisation
+	TrainBatch, EvalBatch int    // batch sizes of the two graphs
+	Seed                  uint64 // seeds the initialisation and dropout
 }
 
 // New builds the named architecture (see Named).
@@ -46,18 +44,13 @@ func New(name string, o Options) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Init != nil {
-		init = *o.Init
-	}
 	return Build(name, arch, init, o)
 }
 
 // Build builds arch twice over one Params store: the training graph (batch statistics,
-// dropout) and the evaluation graph.
+// dropout) and the evaluation graph, in float32 (the layers' ops also take float64, for
+// gradient checks of each op).
 func Build(name string, arch Arch, init Init, o Options) (*Net, error) {
-	if o.Dtype == (tensor.Dtype{}) {
-		o.Dtype = tensor.Float32
-	}
 	if o.TrainBatch < 1 || o.EvalBatch < 1 {
 		return nil, fmt.Errorf("model: batch sizes %d and %d, want >= 1", o.TrainBatch, o.EvalBatch)
 	}
@@ -80,9 +73,9 @@ func (n *Net) build(arch Arch, init Init, o Options, train bool) (*Graph, []Laye
 		batch = o.TrainBatch
 	}
 	g := gorgonia.NewGraph()
-	x := gorgonia.NewTensor(g, o.Dtype, 4, gorgonia.WithShape(batch, 3, 32, 32), gorgonia.WithName("images"),
-		gorgonia.WithValue(tensor.New(tensor.WithShape(batch, 3, 32, 32), tensor.Of(o.Dtype))))
-	b := newBuilder(g, n.Params, train, init, o.Dtype, o.Seed, &n.step)
+	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(batch, 3, 32, 32), gorgonia.WithName("images"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(batch, 3, 32, 32), tensor.Of(tensor.Float32))))
+	b := newBuilder(g, n.Params, train, init, o.Seed, &n.step)
 	logits := arch(b, x)
 	if err := b.Err(); err != nil {
 		return nil, nil, err

@@ -8,7 +8,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"xent/model"
+	"example.com/xent/model"
 )
 
 // The reference models of ../shared/peers/README.md: parameters and forward MACs per image.

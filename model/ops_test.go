@@ -8,8 +8,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/conv3"
-	"xent/internal/graphop"
+	"example.com/xent/internal/conv3"
+	"example.com/xent/internal/graphop"
 )
 
 // opCheck builds cost = sum(op(inputs) * R) in float64 with a fixed random R, and checks

@@ -7,9 +7,10 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/loss"
-	"xent/model"
-	"xent/optim"
+	"example.com/xent/loss"
+	"example.com/xent/model"
+	"example.com/xent/optim"
+	"example.com/xent/train"
 )
 
 // trainer runs training steps of a Net on one fixed batch with AdamW.
@@ -36,10 +37,7 @@ func newTrainer(t testing.TB, net *model.Net, images []float32, labels []int, lr
 	if err != nil {
 		t.Fatal(err)
 	}
-	var params []optim.Param
-	for _, p := range net.Trainable() {
-		params = append(params, optim.Param{Name: p.Name, Data: p.T.Data().([]float32), Decay: p.Decay})
-	}
+	params := train.OptimizerParams(net)
 	opt, err := optim.NewAdamW(params, optim.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
 	if err != nil {
 		t.Fatal(err)

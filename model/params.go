@@ -72,7 +72,7 @@ const (
 
 // get returns the tensor named name, making it with fill if it does not exist, and checks
 // that an existing one has the shape asked for.
-func (p *Params) get(name string, dt tensor.Dtype, shape []int, fill func([]float64), trainable, decay bool) (*Param, error) {
+func (p *Params) get(name string, shape []int, fill func([]float64), trainable, decay bool) (*Param, error) {
 	if q, ok := p.byName[name]; ok {
 		if !q.T.Shape().Eq(tensor.Shape(shape)) {
 			return nil, fmt.Errorf("model: %s has shape %v, asked for %v", name, q.T.Shape(), shape)
@@ -85,17 +85,11 @@ func (p *Params) get(name string, dt tensor.Dtype, shape []int, fill func([]floa
 	}
 	v := make([]float64, n)
 	fill(v)
-	var t *tensor.Dense
-	if dt == tensor.Float64 {
-		t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
-	} else {
-		f := make([]float32, n)
-		for i, x := range v {
-			f[i] = float32(x)
-		}
-		t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+	f := make([]float32, n)
+	for i, x := range v {
+		f[i] = float32(x)
 	}
-	q := &Param{Name: name, T: t, Trainable: trainable, Decay: decay}
+	q := &Param{Name: name, T: tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f)), Trainable: trainable, Decay: decay}
 	p.list = append(p.list, q)
 	p.byName[name] = q
 	return q, nil

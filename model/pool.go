@@ -7,20 +7,21 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/graphop"
+	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/vmath"
 )
 
 // gapKernel is the global average pool y [N,C] = mean over H,W of x [N,C,H,W], with
 // dx = dy/(H*W) at every pixel. (Gorgonia's GlobalAveragePool2D cannot be differentiated,
 // and its Mean over the middle axes 2,3 gives wrong values.)
-type gapKernel[T graphop.Float] struct {
+type gapKernel[T vmath.Float] struct {
 	y, dx *tensor.Dense
 }
 
 func (k *gapKernel[T]) String() string  { return "xent.GlobalAvgPool" }
 func (k *gapKernel[T]) DiffWRT() []bool { return []bool{true} }
 func (k *gapKernel[T]) Types() ([]hm.Type, hm.Type) {
-	return []hm.Type{tensor4}, matrixA
+	return []hm.Type{graphop.Tensor4A}, graphop.MatrixA
 }
 func (k *gapKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	if in[0].Dims() != 4 {

@@ -10,8 +10,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/loss"
-	"xent/model"
+	"example.com/xent/loss"
+	"example.com/xent/model"
 )
 
 // FuzzSpec: whatever the spec, parsing and building never panic (a spec that does not

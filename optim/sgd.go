@@ -3,8 +3,8 @@ package optim
 import (
 	"fmt"
 
-	"xent/internal/parallel"
-	"xent/internal/vmath"
+	"example.com/xent/internal/parallel"
+	"example.com/xent/internal/vmath"
 )
 
 // SGDConfig holds SGD's options, as torch.optim.SGD's.

@@ -1,6 +1,9 @@
 package train
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 // Every preset is a complete, valid recipe, and the default is one of them.
 func TestPresetsAreValid(t *testing.T) {
@@ -17,17 +20,63 @@ func TestPresetsAreValid(t *testing.T) {
 	}
 }
 
-func TestParseAugment(t *testing.T) {
-	a, err := parseAugment("crop2,reflect,altflip")
-	if err != nil || a.crop != 2 || !a.reflect || !a.altflip || a.flip {
-		t.Errorf("crop2,reflect,altflip: %+v, %v", a, err)
-	}
-	if a, err := parseAugment("crop,flip"); err != nil || a.crop != 4 || !a.flip {
-		t.Errorf("crop,flip: %+v, %v", a, err)
+func TestAugmentation(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Augmentation
+		text string // String(): -augment's canonical spelling
+	}{
+		{"crop2,reflect,altflip", Augmentation{Crop: 2, Reflect: true, AltFlip: true}, "crop2,reflect,altflip"},
+		{"crop,flip", Augmentation{Crop: 4, Flip: true}, "crop,flip"},
+		{"crop4, reflect ,flip", Augmentation{Crop: 4, Reflect: true, Flip: true}, "crop,reflect,flip"},
+		{"none", Augmentation{}, "none"},
+		{"", Augmentation{}, "none"},
+	} {
+		var a Augmentation
+		if err := a.Set(tc.in); err != nil || a != tc.want || a.String() != tc.text {
+			t.Errorf("%q: %+v (%q), %v; want %+v (%q)", tc.in, a, a.String(), err, tc.want, tc.text)
+		}
 	}
 	for _, bad := range []string{"crop0", "crop17", "cropx", "reflect", "flip,altflip", "rotate"} {
-		if _, err := parseAugment(bad); err == nil {
+		var a Augmentation
+		if err := a.Set(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// The choices write back as the flags' text (JSON of checkpoints and metrics lines) and
+// read back to the same values; bad text is refused; -resume reads older checkpoints'
+// booleans.
+func TestChoicesRoundTrip(t *testing.T) {
+	c := Presets["quick"]
+	c.Resume = ResumeAuto
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	json.Unmarshal(b, &fields)
+	for key, want := range map[string]string{"optimizer": "sgd", "schedule": "triangular", "augment": "crop2,reflect,altflip", "tta": "flip", "resume": "auto"} {
+		if fields[key] != want {
+			t.Errorf("%s written as %v, want %q", key, fields[key], want)
+		}
+	}
+	var back Config
+	if err := json.Unmarshal(b, &back); err != nil || back.Augment != c.Augment || back.Optimizer != c.Optimizer ||
+		back.Schedule != c.Schedule || back.TTA != c.TTA || back.Resume != c.Resume {
+		t.Errorf("read back %+v, %v", back, err)
+	}
+	for _, bad := range []string{`{"optimizer":"adam"}`, `{"schedule":"linear"}`, `{"augment":"rotate"}`, `{"tta":"crop"}`, `{"resume":"maybe"}`} {
+		var x Config
+		if err := json.Unmarshal([]byte(bad), &x); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	for in, want := range map[string]ResumeMode{`{"resume":true}`: ResumeYes, `{"resume":false}`: ResumeNo, `{"resume":""}`: ResumeNo} {
+		var x Config
+		if err := json.Unmarshal([]byte(in), &x); err != nil || x.Resume != want {
+			t.Errorf("%s: resume %q, %v; want %q", in, x.Resume, err, want)
 		}
 	}
 }

@@ -2,9 +2,11 @@ package train
 
 import (
 	"fmt"
-	"io"
 	"math"
-	"strings"
+	"slices"
+
+	"example.com/xent/data/cifar10"
+	"example.com/xent/loss"
 )
 
 // Evaluation is what a pass over a labelled split measures.
@@ -94,18 +96,81 @@ func (e *evaluator) result() Evaluation {
 	return r
 }
 
-// printConfusion writes the confusion matrix with class names.
-func printConfusion(w io.Writer, ev Evaluation, classes []string) {
-	fmt.Fprintf(w, "confusion matrix (rows: true class, columns: predicted)\n%12s", "")
-	for c := range ev.Confusion {
-		fmt.Fprintf(w, " %5.5s", classes[c])
+// split names what evaluate measures: "val" (-val's held-out images) or "test".
+func (r *runner) split() string {
+	if r.cfg.Val > 0 {
+		return "val"
 	}
-	fmt.Fprintln(w, "   acc")
-	for c, row := range ev.Confusion {
-		var b strings.Builder
-		for _, v := range row {
-			fmt.Fprintf(&b, " %5d", v)
+	return "test"
+}
+
+// evaluate runs the evaluation graph over the evaluation split (test, or -val's); with
+// -tta flip, each image's logits are the mean of its own and its mirror image's.
+func (r *runner) evaluate() (Evaluation, error) {
+	g := r.net.Eval
+	k := len(r.data.Classes)
+	e := newEvaluator(k)
+	if err := r.test.Seek(cifar10.Position{Seed: 0}); err != nil {
+		return Evaluation{}, err
+	}
+	in := g.Input.Value().Data().([]float32)
+	var sum []float32
+	for range r.test.BatchesPerEpoch() {
+		b := r.test.Next()
+		copy(in, b.Images)
+		clear(in[len(b.Images):]) // a short last batch: the rest of the graph's batch is ignored
+		logits, err := r.infer()
+		if err != nil {
+			return Evaluation{}, err
 		}
-		fmt.Fprintf(w, "%12s%s %5.1f%%\n", classes[c], b.String(), 100*ev.PerClass[c])
+		logits = logits[:b.N*k]
+		if r.cfg.TTA == FlipTTA {
+			sum = append(sum[:0], logits...)
+			mirror(in[:len(b.Images)])
+			if logits, err = r.infer(); err != nil {
+				return Evaluation{}, err
+			}
+			for i := range sum {
+				sum[i] = (sum[i] + logits[i]) / 2
+			}
+			logits = sum
+		}
+		e.add(logits, b.Labels)
 	}
+	return e.result(), nil
+}
+
+// infer runs the evaluation graph on its bound images and returns its logits.
+func (r *runner) infer() ([]float32, error) {
+	r.evm.Reset()
+	if err := r.evm.RunAll(); err != nil {
+		return nil, fmt.Errorf("evaluation: %w", loss.FromMachine(err))
+	}
+	return r.net.Eval.Logits.Value().Data().([]float32), nil
+}
+
+// mirror flips images [n,3,32,32] left to right in place.
+func mirror(images []float32) {
+	for row := 0; row < len(images); row += cifar10.Width {
+		slices.Reverse(images[row : row+cifar10.Width])
+	}
+}
+
+// countCorrect returns how many rows of logits [N,K] have their largest value at the
+// label's class.
+func countCorrect(logits []float32, labels []int) int {
+	k := len(logits) / len(labels)
+	right := 0
+	for n, y := range labels {
+		best := 0
+		for c := 1; c < k; c++ {
+			if logits[n*k+c] > logits[n*k+best] {
+				best = c
+			}
+		}
+		if best == y {
+			right++
+		}
+	}
+	return right
 }

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"xent/data/cifar10"
+	"example.com/xent/data/cifar10"
 )
 
 // ErrDiverged is a run stopped because its training loss went non-finite or exploded.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"xent/data/cifar10"
+	"example.com/xent/data/cifar10"
 )
 
 // The divergence criterion: the median of the last guardWindow losses above 10 x log K.

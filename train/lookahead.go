@@ -3,7 +3,7 @@ package train
 import (
 	"math"
 
-	"xent/model"
+	"example.com/xent/model"
 )
 
 // lookahead is airbench's Lookahead: a slow copy of every tensor of the model (weights and

@@ -6,7 +6,7 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"xent/model"
+	"example.com/xent/model"
 )
 
 func TestLookahead(t *testing.T) {

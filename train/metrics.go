@@ -6,9 +6,41 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
-	"xent/internal/atomicfile"
+	"example.com/xent/internal/atomicfile"
 )
+
+// EpochMetrics is one line of the metrics log.
+type EpochMetrics struct {
+	Epoch        int       `json:"epoch"` // from 1
+	Step         int       `json:"step"`  // steps done
+	LR           float64   `json:"lr"`    // at the epoch's last step
+	TrainLoss    float64   `json:"train_loss"`
+	TrainAcc     float64   `json:"train_acc"`
+	TestLoss     float64   `json:"test_loss"` // nats
+	TestLossBits float64   `json:"test_loss_bits"`
+	TestAcc      float64   `json:"test_acc"`
+	Split        string    `json:"split"` // what test_* measure: "test", or "val" (written val_*) with -val
+	ECE          float64   `json:"ece"`
+	PerClass     []float64 `json:"test_acc_per_class"`
+	ImgPerS      float64   `json:"img_per_s"` // training images per second in the epoch
+	WallS        float64   `json:"wall_s"`    // seconds since the run started, evaluations included
+	Model        string    `json:"model"`
+	Params       int       `json:"params"`
+	FLOPs        int64     `json:"flops_per_image"`
+	Config       Config    `json:"config"`
+}
+
+// epochMetrics is the line of the epoch just done, evaluated as ev.
+func (r *runner) epochMetrics(epoch int, ev Evaluation, imgPerS float64) EpochMetrics {
+	t := r.st.Epoch
+	return EpochMetrics{Epoch: epoch, Step: r.st.Step, LR: r.sched.LR(r.st.Step - 1),
+		TrainLoss: t.Loss / float64(max(t.Batches, 1)), TrainAcc: float64(t.Correct) / float64(max(t.Images, 1)),
+		TestLoss: ev.Loss, TestLossBits: ev.LossBits, TestAcc: ev.Accuracy, Split: r.split(), ECE: ev.ECE, PerClass: ev.PerClass,
+		ImgPerS: imgPerS, WallS: r.st.WallBefore + time.Since(r.start).Seconds(),
+		Model: r.cfg.Model, Params: r.net.Params.Count(), FLOPs: 2 * r.net.MACs(), Config: r.cfg}
+}
 
 // valKeys are the keys of a metrics line that hold the evaluation split's figures; with
 // -val (Split "val") they are written val_* instead of test_*, so that a validation run can

@@ -6,7 +6,7 @@ import (
 
 	"gonum.org/v1/plot/plotter"
 
-	"xent/internal/curves"
+	"example.com/xent/internal/curves"
 )
 
 // writePlot draws the loss (bits) and accuracy curves per epoch side by side into a PNG,

@@ -3,49 +3,36 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
-	"xent/checkpoints"
+	"example.com/xent/checkpoints"
 )
 
-// ResumeMode says whether a run continues from a checkpoint of its -checkpoint-dir.
-type ResumeMode string
-
-const (
-	ResumeNo   ResumeMode = ""     // start afresh; a folder holding another run's checkpoints is an error
-	ResumeYes  ResumeMode = "yes"  // continue from the newest checkpoint; a folder without one is an error
-	ResumeAuto ResumeMode = "auto" // continue from the newest checkpoint if there is one, else start afresh
-)
-
-// ParseResume reads -resume's value: true/yes, auto, or false/no.
-func ParseResume(s string) (ResumeMode, error) {
-	switch s {
-	case "", "false", "no":
-		return ResumeNo, nil
-	case "true", "yes":
-		return ResumeYes, nil
-	case "auto":
-		return ResumeAuto, nil
-	}
-	return ResumeNo, fmt.Errorf("-resume %q: want -resume (a checkpoint must be there), -resume=auto (if one is there) or -resume=false", s)
-}
-
-// UnmarshalJSON reads a mode, or the boolean of the checkpoints of earlier versions.
-func (m *ResumeMode) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		var yes bool
-		if err := json.Unmarshal(b, &yes); err != nil {
-			return fmt.Errorf("resume: %s: want a string or a boolean", b)
+// resumeOrStart continues from the checkpoint folder's newest checkpoint as -resume says,
+// or checks that a new run does not mix its checkpoints with another's; then it makes the
+// metrics file agree with the state: empty for a new run, and for a resumed one the lines
+// of the checkpoint's epochs (a line written after the checkpoint, by a run killed
+// before its next one, is dropped: the resumed run writes it again).
+func (r *runner) resumeOrStart() error {
+	if r.cfg.Resume != ResumeNo {
+		if err := r.resume(); err != nil {
+			return err
 		}
-		s = strconv.FormatBool(yes)
+	} else if r.cfg.CheckpointDir != "" {
+		latest, err := r.store().Latest()
+		if err != nil {
+			return err
+		}
+		if latest != "" {
+			return fmt.Errorf("-checkpoint-dir %s holds another run's checkpoints (newest %s): pass -resume to continue it, or give another folder",
+				r.cfg.CheckpointDir, filepath.Base(latest))
+		}
 	}
-	mode, err := ParseResume(s)
-	*m = mode
-	return err
+	return r.rewriteMetrics()
 }
 
 // resume restores the newest checkpoint, after checking that every tensor and setting it
@@ -63,7 +50,7 @@ func (r *runner) resume() error {
 		}
 		return fmt.Errorf("-resume: no step checkpoint in %s (a mistyped folder?); pass -resume=auto to start afresh when there is none", r.cfg.CheckpointDir)
 	}
-	c, err := checkpoint.Read(path)
+	c, err := checkpoints.Read(path)
 	if err != nil {
 		return err
 	}
@@ -152,7 +139,7 @@ func (r *runner) compatible(path string, st *state) error {
 // The model's tensors must all be there in their shapes. So must the optimizer's and
 // Lookahead's, unless accepted (the run resumes with accepted changes of settings): then
 // those that do not fit start afresh, and fresh says whose (by prefix).
-func (r *runner) fits(path string, c *checkpoint.Checkpoint, accepted bool) (fresh map[string]bool, err error) {
+func (r *runner) fits(path string, c *checkpoints.Checkpoint, accepted bool) (fresh map[string]bool, err error) {
 	mismatch := func(format string, a ...any) error {
 		return fmt.Errorf("resume: %s: %s", path, fmt.Sprintf(format, a...))
 	}
@@ -197,13 +184,13 @@ func statePrefix(name string) string {
 }
 
 // courseFree are the fields of Config (by JSON key) that a resumed run may change freely:
-// where the data and the outputs are, how fast it runs, what it evaluates in one pass.
+// where the data and the outputs are, what it evaluates in one pass.
 // Every other field changes the course of training, so a change is refused unless
 // -accept-changes is given; a field added later is in that set until listed here.
 var courseFree = map[string]bool{
-	"data": true, "download": true, "own_data": true, "eval_batch": true, "threads": true,
+	"data": true, "download": true, "own_data": true, "eval_batch": true,
 	"checkpoint_dir": true, "checkpoint_every": true, "keep": true, "resume": true,
-	"accept_changes": true, "changes": true, "metrics": true, "plot": true, "preset": true, "cpuprofile": true,
+	"accept_changes": true, "changes": true, "metrics": true, "plot": true, "preset": true,
 }
 
 // configChanges lists the fields outside courseFree in which now differs from was, each
@@ -230,8 +217,6 @@ func show(v reflect.Value) string {
 			return `""`
 		}
 		return x
-	case ResumeMode:
-		return string(x)
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	}

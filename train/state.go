@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
-	"xent/checkpoints"
-	"xent/data/cifar10"
+	"example.com/xent/checkpoints"
+	"example.com/xent/data/cifar10"
 )
 
 const stateVersion = 1
@@ -73,8 +73,8 @@ type Normalization struct {
 // normalization returns this run's normalisation (from its training images).
 func (r *runner) normalization() Normalization { return Normalization{Mean: r.mean, Std: r.std} }
 
-func (r *runner) store() checkpoint.Store {
-	return checkpoint.Store{Dir: r.cfg.CheckpointDir, Keep: r.cfg.Keep}
+func (r *runner) store() checkpoints.Store {
+	return checkpoints.Store{Dir: r.cfg.CheckpointDir, Keep: r.cfg.Keep}
 }
 
 // save writes a checkpoint of the step just done (also as the best one if best).
@@ -91,12 +91,12 @@ func (r *runner) save(best bool) error {
 	if err != nil {
 		return err
 	}
-	c := &checkpoint.Checkpoint{Tensors: map[string]checkpoint.Tensor{}, Meta: meta}
+	c := &checkpoints.Checkpoint{Tensors: map[string]checkpoints.Tensor{}, Meta: meta}
 	for _, p := range r.net.Params.List() {
-		c.Tensors[p.Name] = checkpoint.Tensor{Shape: p.T.Shape().Clone(), Data: p.T.Data().([]float32)}
+		c.Tensors[p.Name] = checkpoints.Tensor{Shape: p.T.Shape().Clone(), Data: p.T.Data().([]float32)}
 	}
 	for name, buf := range r.buffers() {
-		c.Tensors[name] = checkpoint.Tensor{Shape: []int{len(buf)}, Data: buf}
+		c.Tensors[name] = checkpoints.Tensor{Shape: []int{len(buf)}, Data: buf}
 	}
 	_, err = r.store().Save(r.st.Step, c, best)
 	return err

@@ -20,12 +20,13 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/internal/atomicfile"
-	"xent/internal/blas"
-	"xent/internal/vmath"
-	"xent/loss"
-	"xent/model"
-	"xent/optim"
+	"example.com/xent/internal/atomicfile"
+	"example.com/xent/internal/blas"
+	"example.com/xent/internal/vmath"
+	"example.com/xent/loss"
+	"example.com/xent/model"
+	"example.com/xent/optim"
+	"example.com/xent/train"
 )
 
 // result is one model's line of the table and object of the -json array.
@@ -187,10 +188,7 @@ func measure(m string, c config) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	var params []optim.Param
-	for _, p := range net.Trainable() {
-		params = append(params, optim.Param{Name: p.Name, Data: p.T.Data().([]float32), Decay: p.Decay})
-	}
+	params := train.OptimizerParams(net)
 	opt, err := optim.NewSGD(params, optim.SGDConfig{Momentum: 0.9})
 	if err != nil {
 		return result{}, err

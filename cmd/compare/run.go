@@ -13,8 +13,8 @@ import (
 
 	"gonum.org/v1/plot/plotter"
 
-	"xent/internal/curves"
-	"xent/train"
+	"example.com/xent/internal/curves"
+	"example.com/xent/train"
 )
 
 // runLog is one metrics file.

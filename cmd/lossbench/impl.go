@@ -6,7 +6,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"xent/loss"
+	"example.com/xent/loss"
 )
 
 // An impl is one softmax cross-entropy implementation (mean over the batch, float32).
@@ -24,9 +24,9 @@ var impls = map[string]func() impl{
 	"gorgonia": func() impl { return &graphImpl{build: stockLoss} },
 }
 
-// kernelImpl calls loss.SoftmaxXent on the slices directly.
+// kernelImpl calls loss.SoftmaxCrossEntropyKernel on the slices directly.
 type kernelImpl struct {
-	x       *loss.SoftmaxXent[float32]
+	x       *loss.SoftmaxCrossEntropyKernel[float32]
 	logits  []float32
 	labels  []int
 	dlogits []float32
@@ -34,7 +34,7 @@ type kernelImpl struct {
 }
 
 func (p *kernelImpl) Setup(logits []float32, labels []int, k int) error {
-	x, err := loss.NewSoftmaxXent[float32](k)
+	x, err := loss.NewSoftmaxCrossEntropyKernel[float32](k)
 	p.x, p.logits, p.labels = x, logits, labels
 	p.dlogits, p.one = make([]float32, len(logits)), []float32{1}
 	return err

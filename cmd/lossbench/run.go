@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"xent/internal/atomicfile"
-	"xent/internal/vmath"
+	"example.com/xent/internal/atomicfile"
+	"example.com/xent/internal/vmath"
 )
 
 // row is one line of the table and one object of the -json array.

@@ -16,7 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"xent/train"
+	"example.com/xent/train"
 )
 
 func main() {

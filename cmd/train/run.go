@@ -6,17 +6,29 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
-	"xent/model"
-	"xent/train"
+	"example.com/xent/model"
+	"example.com/xent/train"
 )
+
+// process is what the command does to its process around the run: its cores and its
+// CPU profile. They are not part of the run's Config (the same run gives the same
+// weights with any of them).
+type process struct {
+	threads    int    // GOMAXPROCS; 0 = every core
+	cpuProfile string // write a CPU profile here
+}
 
 // parse turns the arguments into a Config: the recipe of -preset if given, else the
 // named architecture's own (-model, train.PresetFor), else train.DefaultPreset's; then
 // every flag given.
-func parse(args []string) (train.Config, error) {
+func parse(args []string) (train.Config, process, error) {
+	var proc process
 	preset := train.DefaultPreset
 	if m, ok := flagValue(args, "model"); ok {
 		preset = train.PresetFor(m)
@@ -31,12 +43,12 @@ func parse(args []string) (train.Config, error) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return cfg, fmt.Errorf("-preset %q: want one of %s", preset, strings.Join(names, ", "))
+		return cfg, proc, fmt.Errorf("-preset %q: want one of %s", preset, strings.Join(names, ", "))
 	}
 	cfg.Preset = preset
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.Preset, "preset", preset, "recipe to start from: quick (about 2 min), standard (about 9 min), airbench (about 30 min), cnn-small")
+	fs.StringVar(&cfg.Preset, "preset", preset, "recipe to start from: quick (about 2 min), standard (about 9 min), airbench (about 30 min), cnn-small, mlp, resnet-tiny, resnet9 (default: -model's own, else quick)")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "cifar-10-batches-bin folder (default $CIFAR10_DIR, else ~/.cache/cifar10/cifar-10-batches-bin)")
 	fs.BoolVar(&cfg.Download, "download", cfg.Download, "download CIFAR-10 (MD5-checked) if the folder is absent")
 	fs.BoolVar(&cfg.OwnData, "own-data", cfg.OwnData, "the folder holds a dataset of your own in CIFAR-10's format: batch files of any number of records (the official ones hold 10,000)")
@@ -46,37 +58,41 @@ func parse(args []string) (train.Config, error) {
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "images per training step")
 	fs.IntVar(&cfg.EvalBatch, "eval-batch", cfg.EvalBatch, "images per evaluation pass")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate")
-	fs.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "sgd or adamw")
-	fs.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "learning-rate schedule: constant, step, cosine, triangular")
+	fs.Var(&cfg.Optimizer, "optimizer", "sgd or adamw")
+	fs.Var(&cfg.Schedule, "schedule", "learning-rate schedule: constant, step, cosine, triangular")
 	fs.Float64Var(&cfg.WD, "wd", cfg.WD, "weight decay (not on biases and BatchNorm)")
 	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum (AdamW beta1)")
 	fs.BoolVar(&cfg.Nesterov, "nesterov", cfg.Nesterov, "Nesterov momentum (sgd)")
+	fs.Float64Var(&cfg.Clip, "clip", cfg.Clip, "clip each step's gradients to this global L2 norm (0: no clipping)")
 	fs.Float64Var(&cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing eps")
-	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "comma list of crop (pad 4), cropN (pad N), reflect, flip, altflip; or none")
+	fs.Var(&cfg.Augment, "augment", "comma list of crop (pad 4), cropN (pad N), reflect, flip, altflip; or none")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
-	fs.IntVar(&cfg.Threads, "threads", cfg.Threads, "cores to use (0: all)")
+	fs.IntVar(&proc.threads, "threads", 0, "cores to use (0: all)")
 	fs.StringVar(&cfg.CheckpointDir, "checkpoint-dir", cfg.CheckpointDir, "folder for checkpoints (empty: none)")
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints (0: epoch ends only)")
 	fs.IntVar(&cfg.Keep, "keep", cfg.Keep, "step checkpoints to keep, besides the best")
-	fs.Var(resumeFlag{&cfg.Resume}, "resume", "continue from the newest checkpoint in -checkpoint-dir (an error if there is none); -resume=auto: if there is one")
+	fs.Var(&cfg.Resume, "resume", "continue from the newest checkpoint in -checkpoint-dir (an error if there is none); -resume=auto: if there is one")
 	fs.BoolVar(&cfg.AcceptChanges, "accept-changes", cfg.AcceptChanges, "with -resume: go on although flags that change the training's course differ from the checkpoint's (recorded in the metrics' config)")
 	fs.StringVar(&cfg.Metrics, "metrics", cfg.Metrics, "JSON-lines metrics file, a line per epoch")
 	fs.StringVar(&cfg.Plot, "plot", cfg.Plot, "PNG of the loss and accuracy curves (default: the metrics file + .png)")
 	fs.IntVar(&cfg.Subset, "subset", cfg.Subset, "use only the first N training images (0: all)")
 	fs.IntVar(&cfg.Val, "val", cfg.Val, "hold out the last N training images (5000: data_batch_5's second half) and evaluate on them, not on the test split (metrics keys val_*)")
 	fs.BoolVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "Lookahead (airbench): every 5 steps move a slow copy of the weights toward them and continue from it")
-	fs.StringVar(&cfg.TTA, "tta", cfg.TTA, "test-time augmentation: none, or flip (mean logits of image and mirror)")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", cfg.CPUProfile, "write a CPU profile to this file")
+	fs.Var(&cfg.TTA, "tta", "test-time augmentation: none, or flip (mean logits of image and mirror)")
+	fs.StringVar(&proc.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return cfg, usage(fs)
+			return cfg, proc, usage(fs)
 		}
-		return cfg, err
+		return cfg, proc, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+		return cfg, proc, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
-	return cfg, nil
+	if proc.threads < 0 || proc.threads > runtime.NumCPU() {
+		return cfg, proc, fmt.Errorf("-threads %d: this machine has %d cores; want 0 (all) to %d", proc.threads, runtime.NumCPU(), runtime.NumCPU())
+	}
+	return cfg, proc, nil
 }
 
 // flagValue returns the value given to flag name in args (-name v, -name=v, and -- forms).
@@ -102,23 +118,6 @@ func flagValue(args []string, name string) (string, bool) {
 	return value, found
 }
 
-// resumeFlag is -resume: a boolean flag (-resume, -resume=false) that also takes auto.
-type resumeFlag struct{ mode *train.ResumeMode }
-
-func (f resumeFlag) String() string {
-	if f.mode == nil || *f.mode == train.ResumeNo {
-		return "false"
-	}
-	return string(*f.mode)
-}
-
-func (f resumeFlag) Set(s string) (err error) {
-	*f.mode, err = train.ParseResume(s)
-	return err
-}
-
-func (resumeFlag) IsBoolFlag() bool { return true }
-
 // errUsage is returned for -h after the usage has been printed.
 var errUsage = errors.New("usage")
 
@@ -129,9 +128,9 @@ func usage(fs *flag.FlagSet) error {
 	return fmt.Errorf("%w:\n%s", errUsage, b.String())
 }
 
-// run is the whole command, testable: parse, then train.
+// run is the whole command, testable: parse, set up the process, train.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	cfg, err := parse(args)
+	cfg, proc, err := parse(args)
 	if errors.Is(err, errUsage) {
 		fmt.Fprintln(stdout, "usage: train [flags]")
 		fmt.Fprintln(stdout, strings.TrimPrefix(err.Error(), "usage:\n"))
@@ -139,6 +138,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if proc.threads > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(proc.threads))
+	}
+	if proc.cpuProfile != "" {
+		f, err := os.Create(proc.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	_, err = train.Run(ctx, cfg, stdout)
 	return err

@@ -13,16 +13,17 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"xent/checkpoints"
-	"xent/data/cifar10"
-	"xent/train"
+	"example.com/xent/checkpoints"
+	"example.com/xent/data/cifar10"
+	"example.com/xent/data/cifar10/cifar10test"
+	"example.com/xent/train"
 )
 
 // syntheticData writes a small CIFAR-10 folder: 5 x perFile training and test images.
 func syntheticData(t *testing.T, perFile, test int) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "cifar-10-batches-bin")
-	if err := cifar10.WriteSynthetic(dir, perFile, test); err != nil {
+	if err := cifar10test.WriteFolder(dir, perFile, test); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -67,7 +68,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("no plot: %v", err)
 	}
 	for _, f := range []string{"best.safetensors", "step-000000010.safetensors"} {
-		if _, err := checkpoint.Read(filepath.Join(dir, "ck", f)); err != nil {
+		if _, err := checkpoints.Read(filepath.Join(dir, "ck", f)); err != nil {
 			t.Errorf("checkpoint %s: %v", f, err)
 		}
 	}
@@ -87,13 +88,13 @@ func (c *stopAfter) Err() error {
 	return nil
 }
 
-func finalWeights(t *testing.T, dir string) map[string]checkpoint.Tensor {
+func finalWeights(t *testing.T, dir string) map[string]checkpoints.Tensor {
 	t.Helper()
-	latest, err := checkpoint.Store{Dir: dir}.Latest()
+	latest, err := checkpoints.Store{Dir: dir}.Latest()
 	if err != nil || latest == "" {
 		t.Fatalf("no checkpoint in %s: %v", dir, err)
 	}
-	c, err := checkpoint.Read(latest)
+	c, err := checkpoints.Read(latest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,12 +238,12 @@ func TestResumeRefusesMismatches(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "model mlp") {
 		t.Errorf("resuming mlp as cnn-small: err = %v", err)
 	}
-	latest, _ := checkpoint.Store{Dir: ck}.Latest()
+	latest, _ := checkpoints.Store{Dir: ck}.Latest()
 	b, _ := os.ReadFile(latest)
 	b[len(b)-1] ^= 1
 	os.WriteFile(latest, b, 0o644)
 	err = run(context.Background(), append(args, "-model", "mlp", "-resume"), new(bytes.Buffer))
-	if !errors.Is(err, checkpoint.ErrCorrupt) {
+	if !errors.Is(err, checkpoints.ErrCorrupt) {
 		t.Errorf("resuming from a corrupted checkpoint: err = %v", err)
 	}
 }
@@ -256,11 +257,11 @@ func TestNonFiniteLossStops(t *testing.T) {
 		!strings.Contains(err.Error(), "try a lower -lr (this run's is 1e+30)") || !strings.Contains(err.Error(), "is kept") {
 		t.Fatalf("err = %v, want the divergence stop naming -lr and the checkpoint kept", err)
 	}
-	latest, _ := checkpoint.Store{Dir: ck}.Latest()
+	latest, _ := checkpoints.Store{Dir: ck}.Latest()
 	if latest == "" {
 		t.Fatal("no checkpoint from the steps before the loss went non-finite")
 	}
-	if _, err := checkpoint.Read(latest); err != nil {
+	if _, err := checkpoints.Read(latest); err != nil {
 		t.Errorf("the last checkpoint is not loadable: %v", err)
 	}
 	step, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(latest), "step-"), ".safetensors"))
@@ -276,7 +277,7 @@ func TestRealDataShortRun(t *testing.T) {
 		t.Skip("CIFAR10_DIR is not set: skipping the real-data run (export CIFAR10_DIR=$(../shared/cifar10/get | tail -n 1))")
 	}
 	res, err := train.Run(context.Background(), train.Config{Data: dir, Model: "mlp", Epochs: 2, Batch: 100, EvalBatch: 1000,
-		LR: 0.01, Optimizer: "sgd", Momentum: 0.9, Nesterov: true, Schedule: "triangular", Augment: "flip", Keep: 1, Subset: 5000}, new(bytes.Buffer))
+		LR: 0.01, Optimizer: train.SGD, Momentum: 0.9, Nesterov: true, Schedule: train.Triangular, Augment: train.Augmentation{Flip: true}, Keep: 1, Subset: 5000}, new(bytes.Buffer))
 	if err != nil {
 		t.Fatal(err)
 	}

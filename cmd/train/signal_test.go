@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"xent/checkpoints"
+	"example.com/xent/checkpoints"
 )
 
 // syncBuffer is a bytes.Buffer the command's output goroutines and the test share.
@@ -68,11 +68,11 @@ func TestSIGINTCheckpointsAndExits(t *testing.T) {
 	if !strings.Contains(out.String(), "interrupted at step") {
 		t.Errorf("no interruption message:\n%s", out.String())
 	}
-	latest, err := checkpoint.Store{Dir: ck}.Latest()
+	latest, err := checkpoints.Store{Dir: ck}.Latest()
 	if err != nil || latest == "" {
 		t.Fatalf("no checkpoint after SIGINT: %v", err)
 	}
-	if _, err := checkpoint.Read(latest); err != nil {
+	if _, err := checkpoints.Read(latest); err != nil {
 		t.Errorf("checkpoint after SIGINT: %v", err)
 	}
 }

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"xent/checkpoints"
-	"xent/data/cifar10"
-	"xent/train"
+	"example.com/xent/checkpoints"
+	"example.com/xent/data/cifar10"
+	"example.com/xent/train"
 )
 
 // tinyRun is the arguments of a short mlp run on data (5 steps of 16 per epoch on
@@ -24,7 +24,7 @@ func tinyRun(data, ck string, extra ...string) []string {
 	return append(args, extra...)
 }
 
-func sameWeights(t *testing.T, what string, want, got map[string]checkpoint.Tensor) {
+func sameWeights(t *testing.T, what string, want, got map[string]checkpoints.Tensor) {
 	t.Helper()
 	if len(want) != len(got) {
 		t.Fatalf("%s: %d tensors, want %d", what, len(got), len(want))
@@ -130,7 +130,7 @@ func TestResumeNeedsACheckpoint(t *testing.T) {
 		os.Remove(s)
 	}
 	if err := run(context.Background(), tinyRun(data, bestOnly, "-resume"), new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "no step checkpoint") {
-		t.Errorf("-resume of a folder with only %s: err = %v", checkpoint.BestName, err)
+		t.Errorf("-resume of a folder with only %s: err = %v", checkpoints.BestName, err)
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), tinyRun(data, empty, "-resume=auto"), &out); err != nil || !strings.Contains(out.String(), "starting afresh") {
@@ -193,11 +193,11 @@ func TestDivergenceStops(t *testing.T) {
 	if !errors.Is(err, train.ErrDiverged) || !strings.Contains(err.Error(), "try a lower -lr (this run's is 1000)") {
 		t.Fatalf("err = %v, want the divergence stop naming -lr", err)
 	}
-	latest, _ := checkpoint.Store{Dir: ck}.Latest()
+	latest, _ := checkpoints.Store{Dir: ck}.Latest()
 	if latest == "" {
 		t.Fatal("no checkpoint kept")
 	}
-	c, err := checkpoint.Read(latest)
+	c, err := checkpoints.Read(latest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,8 +270,8 @@ func TestCheckpointHoldsTheNormalization(t *testing.T) {
 	if err := run(context.Background(), tinyRun(data, ck, "-epochs", "1"), new(bytes.Buffer)); err != nil {
 		t.Fatal(err)
 	}
-	latest, _ := checkpoint.Store{Dir: ck}.Latest()
-	c, err := checkpoint.Read(latest)
+	latest, _ := checkpoints.Store{Dir: ck}.Latest()
+	c, err := checkpoints.Read(latest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,13 +306,48 @@ func TestEachArchitectureHasItsRecipe(t *testing.T) {
 		{[]string{"-model", "conv16,relu,pool2,flatten,fc10"}, "cnn-small"},
 		{[]string{"-model", "mlp", "-preset", "standard"}, "standard"},
 	} {
-		cfg, err := parse(tc.args)
+		cfg, _, err := parse(tc.args)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := train.Presets[tc.preset]
 		if cfg.Preset != tc.preset || cfg.LR != want.LR || cfg.Epochs != want.Epochs || cfg.Batch != want.Batch {
 			t.Errorf("%v: preset %s, lr %v, %d epochs, batch %d; want %s's", tc.args, cfg.Preset, cfg.LR, cfg.Epochs, cfg.Batch, tc.preset)
+		}
+	}
+}
+
+// -clip scales each step's gradients to that global norm: with a tiny one (and no
+// momentum or weight decay), training leaves the weights where they started.
+func TestClip(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	args := func(ck string, extra ...string) []string {
+		return tinyRun(data, ck, append([]string{"-epochs", "1", "-momentum", "0", "-nesterov=false", "-wd", "0"}, extra...)...)
+	}
+	start := filepath.Join(t.TempDir(), "start")
+	if err := run(&stopAfter{Context: context.Background()}, args(start), new(bytes.Buffer)); !errors.Is(err, train.ErrInterrupted) {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		clip  string
+		moved bool
+	}{{"0", true}, {"1e-12", false}} {
+		ck := filepath.Join(t.TempDir(), "ck")
+		if err := run(context.Background(), args(ck, "-clip", tc.clip), new(bytes.Buffer)); err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		before, after := finalWeights(t, start), finalWeights(t, ck)
+		for name, w := range before {
+			if strings.Contains(name, "/") {
+				continue // optimizer state
+			}
+			for i := range w.Data {
+				worst = math.Max(worst, math.Abs(float64(after[name].Data[i]-w.Data[i])))
+			}
+		}
+		if (worst > 1e-6) != tc.moved {
+			t.Errorf("-clip %s: the weights moved by up to %g", tc.clip, worst)
 		}
 	}
 }

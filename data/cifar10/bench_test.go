@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"example.com/xent/data/cifar10/cifar10test"
 )
 
 // benchSplit is the real training split when CIFAR10_DIR is set, else a synthetic one of
@@ -28,7 +30,7 @@ func benchSplit(b *testing.B) *Split {
 // BenchmarkReader decodes 1,000 records from memory: MB/s of the file format. They are
 // the first of data_batch_1.bin when CIFAR10_DIR is set, else synthetic.
 func BenchmarkReader(b *testing.B) {
-	data := records(0, 1000)
+	data := cifar10test.Records(0, 1000)
 	if dir := os.Getenv("CIFAR10_DIR"); dir != "" {
 		real, err := os.ReadFile(filepath.Join(dir, TrainFiles[0]))
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -17,6 +18,9 @@ var (
 	TestFiles  = []string{"test_batch.bin"}
 	MetaFile   = "batches.meta.txt"
 )
+
+// ClassNames are the official class names, in label order.
+var ClassNames = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 
 // RecordsPerFile is the number of records in each official batch file.
 const RecordsPerFile = 10000
@@ -153,8 +157,8 @@ func (s *Split) readFile(path string) error {
 		return fmt.Errorf("cifar10: %w", err)
 	}
 	n := int(st.Size() / RecordSize)
-	s.Pixels = grow(s.Pixels, n*ImageSize)
-	s.Labels = grow(s.Labels, n)
+	s.Pixels = slices.Grow(s.Pixels, n*ImageSize)
+	s.Labels = slices.Grow(s.Labels, n)
 	r := NewReader(f)
 	r.File = path
 	var rec Record
@@ -169,14 +173,6 @@ func (s *Split) readFile(path string) error {
 		s.Pixels = append(s.Pixels, rec.Pixels[:]...)
 	}
 	return nil
-}
-
-// grow returns s with room for n more elements.
-func grow[E any](s []E, n int) []E {
-	if cap(s)-len(s) >= n {
-		return s
-	}
-	return append(make([]E, 0, len(s)+n), s...)
 }
 
 // readClasses reads the class names, one a line, ignoring blank lines; there must be 10.

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"example.com/xent/data/cifar10/cifar10test"
 )
 
 func synthetic(t testing.TB, perFile, test int) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "cifar-10-batches-bin")
-	if err := WriteSynthetic(dir, perFile, test); err != nil {
+	if err := cifar10test.WriteFolder(dir, perFile, test); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -33,12 +35,12 @@ func TestOpenSynthetic(t *testing.T) {
 		t.Errorf("classes %v", d.Classes)
 	}
 	for i := range d.Train.Len() {
-		want := SyntheticRecord(i)
-		if int(d.Train.Labels[i]) != int(want.Label) || string(d.Train.Image(i)) != string(want.Pixels[:]) {
+		want := cifar10test.Record(i)
+		if d.Train.Labels[i] != want[0] || string(d.Train.Image(i)) != string(want[1:]) {
 			t.Fatalf("train image %d is not synthetic record %d", i, i)
 		}
 	}
-	if got := SyntheticIndex(d.Test.Image(7)); got != 1_000_007 {
+	if got := cifar10test.Index(d.Test.Image(7)); got != 1_000_007 {
 		t.Errorf("test image 7 is record %d", got)
 	}
 	// without AnyRecordCount, files of another record count than the official 10,000 are refused

@@ -4,6 +4,8 @@ import (
 	"math"
 	"runtime"
 	"testing"
+
+	"example.com/xent/data/cifar10/cifar10test"
 )
 
 // identity normalisation: batch values are the pixel bytes themselves.
@@ -126,7 +128,7 @@ func TestEpochIsAPermutation(t *testing.T) {
 				seen[idx]++
 				orders[e] = append(orders[e], idx)
 				// the pixels are the image's: synthetic records say which they are
-				if got := SyntheticIndex(bytesOf(batch.Images[i*ImageSize:])); got != idx || batch.Labels[i] != idx%10 {
+				if got := cifar10test.Index(bytesOf(batch.Images[i*ImageSize:])); got != idx || batch.Labels[i] != idx%10 {
 					t.Fatalf("batch %d image %d holds record %d label %d, index says %d", b, i, got, batch.Labels[i], idx)
 				}
 			}
@@ -265,7 +267,7 @@ func TestAlternatingFlip(t *testing.T) {
 	cfg.BatchSize, cfg.Flip, cfg.Seed = 200, AlternatingFlip, 5
 	it, _ := NewIterator(d.Train, cfg)
 	flipped := func(b *Batch, i int) bool { // record bytes 0..3 hold the index: mirrored, they sit at 28..31
-		return SyntheticIndex(bytesOf(b.Images[i*ImageSize:])) != b.Indices[i]
+		return cifar10test.Index(bytesOf(b.Images[i*ImageSize:])) != b.Indices[i]
 	}
 	var first [200]bool
 	count := 0

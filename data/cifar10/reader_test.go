@@ -7,22 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-// records returns the bytes of synthetic records first..first+n-1.
-func records(first, n int) []byte {
-	var b bytes.Buffer
-	for i := range n {
-		r := SyntheticRecord(first + i)
-		b.WriteByte(r.Label)
-		b.Write(r.Pixels[:])
-	}
-	return b.Bytes()
-}
+	"example.com/xent/data/cifar10/cifar10test"
+)
 
 func TestReaderRoundTrip(t *testing.T) {
 	for _, reuse := range []bool{false, true} {
-		r := NewReader(bytes.NewReader(records(0, 25)))
+		r := NewReader(bytes.NewReader(cifar10test.Records(0, 25)))
 		r.ReuseRecord = reuse
 		var prev *Record
 		for i := range 25 {
@@ -30,7 +21,7 @@ func TestReaderRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("record %d: %v", i, err)
 			}
-			if want := SyntheticRecord(i); *rec != want {
+			if want := cifar10test.Record(i); rec.Label != want[0] || string(rec.Pixels[:]) != string(want[1:]) {
 				t.Fatalf("record %d differs from what was written", i)
 			}
 			if i > 0 && (rec == prev) != reuse {
@@ -48,7 +39,7 @@ func TestReaderRoundTrip(t *testing.T) {
 }
 
 func TestReaderAllocatesNothingWithReuse(t *testing.T) {
-	data := records(0, 200)
+	data := cifar10test.Records(0, 200)
 	br := bytes.NewReader(data)
 	r := NewReader(br)
 	r.ReuseRecord = true
@@ -63,7 +54,7 @@ func TestReaderAllocatesNothingWithReuse(t *testing.T) {
 }
 
 func TestReaderErrors(t *testing.T) {
-	badLabel := records(0, 3)
+	badLabel := cifar10test.Records(0, 3)
 	badLabel[2*RecordSize] = 10
 	tests := []struct {
 		name      string
@@ -74,7 +65,7 @@ func TestReaderErrors(t *testing.T) {
 	}{
 		{"empty", nil, io.EOF, -1, 0},
 		{"one byte", []byte{3}, io.ErrUnexpectedEOF, 0, 0},
-		{"truncated second record", records(0, 2)[:RecordSize+100], io.ErrUnexpectedEOF, 1, 1},
+		{"truncated second record", cifar10test.Records(0, 2)[:RecordSize+100], io.ErrUnexpectedEOF, 1, 1},
 		{"label 10", badLabel, ErrLabel, 2, 2},
 		{"label 255", append([]byte{255}, make([]byte, ImageSize)...), ErrLabel, 0, 0},
 	}

@@ -9,17 +9,15 @@
 package blas
 
 import (
+	"example.com/xent/internal/vmath"
 	"runtime"
 	"sync"
 
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
-	"xent/internal/parallel"
+	"example.com/xent/internal/parallel"
 )
-
-// Float is the element type of the matrices.
-type Float interface{ float32 | float64 }
 
 // The implementation in use: gonum's unless the openblas build replaces it.
 const gonumName = "gonum (pure Go)"
@@ -64,7 +62,7 @@ const minSplitFlops = 1 << 21
 // Gemm computes C [m,n] = alpha*op(A)*op(B) + beta*C, with op(A) [m,k] and op(B) [k,n];
 // op transposes when transA or transB is true. lda, ldb and ldc are the row strides of A,
 // B and C as stored.
-func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func Gemm[T vmath.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if parts := min(runtime.GOMAXPROCS(0), max(m, n)); parts > 1 && m*n*k >= minSplitFlops {
 		pool := &tasks32
 		if _, f64 := any(alpha).(float64); f64 {
@@ -84,7 +82,7 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemm[T vmath.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	ta, tb := gblas.NoTrans, gblas.NoTrans
 	if transA {
 		ta = gblas.Trans
@@ -105,7 +103,7 @@ func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 }
 
 // blockTask is one Gemm split into parts blocks of C's rows or columns.
-type blockTask[T Float] struct {
+type blockTask[T vmath.Float] struct {
 	transA, transB         bool
 	m, n, k, lda, ldb, ldc int
 	alpha, beta            T

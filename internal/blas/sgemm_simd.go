@@ -7,7 +7,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"xent/internal/vmath"
+	"example.com/xent/internal/vmath"
 )
 
 // The float32 GEMM of the AVX-512 build, in the manner of BLIS and llm.c's matmul: C is

@@ -3,7 +3,7 @@ package conv3
 import (
 	"fmt"
 
-	"xent/internal/vmath"
+	"example.com/xent/internal/vmath"
 )
 
 // Plan2 is a 3x3 convolution with stride 2 and padding 1, x [C,H,W] * w [F,C,3,3] ->

@@ -3,7 +3,7 @@ package conv3
 import (
 	"fmt"
 
-	"xent/internal/vmath"
+	"example.com/xent/internal/vmath"
 )
 
 // Plan2T is the input gradient of Plan2's convolution: dx [C,H,W] from dy [F,H/2,W/2] and

@@ -14,7 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"xent/internal/atomicfile"
+	"example.com/xent/internal/atomicfile"
 )
 
 // A Line is one curve of a panel.

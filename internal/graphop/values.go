@@ -5,13 +5,12 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"example.com/xent/internal/vmath"
 )
 
-// Float is the element type of float tensors.
-type Float interface{ float32 | float64 }
-
 // Data returns the contiguous data of a dense tensor value, or an error naming what it is.
-func Data[T Float](v gorgonia.Value, what string) ([]T, error) {
+func Data[T vmath.Float](v gorgonia.Value, what string) ([]T, error) {
 	t, ok := v.(*tensor.Dense)
 	if !ok {
 		return nil, fmt.Errorf("%s is a %T, want a dense tensor", what, v)
@@ -27,7 +26,7 @@ func Data[T Float](v gorgonia.Value, what string) ([]T, error) {
 }
 
 // Scalar returns v as a Gorgonia scalar of dtype T.
-func Scalar[T Float](v float64) gorgonia.Value {
+func Scalar[T vmath.Float](v float64) gorgonia.Value {
 	if _, ok := any(T(0)).(float32); ok {
 		return gorgonia.NewF32(float32(v))
 	}
@@ -37,7 +36,7 @@ func Scalar[T Float](v float64) gorgonia.Value {
 // Reused returns t if it has the given shape, else a new zeroed tensor of T with it. Ops
 // write their outputs into the same tensor every step, so that a training step does not
 // allocate (and clear) its intermediate arrays.
-func Reused[T Float](t *tensor.Dense, shape ...int) *tensor.Dense {
+func Reused[T vmath.Float](t *tensor.Dense, shape ...int) *tensor.Dense {
 	if t != nil && t.Shape().Eq(tensor.Shape(shape)) {
 		return t
 	}

@@ -1,0 +1,51 @@
+package train
+
+import (
+	"fmt"
+
+	"example.com/xent/model"
+	"example.com/xent/optim"
+)
+
+// OptimizerParams returns net's trainable tensors as the optimizer's parameters, with
+// their weight decay and learning-rate multiplier (airbench's BatchNorm shifts at 64x),
+// in the order of the training graph's gradients.
+func OptimizerParams(net *model.Net) []optim.Param {
+	var params []optim.Param
+	for _, p := range net.Trainable() {
+		params = append(params, optim.Param{Name: p.Name, Data: p.T.Data().([]float32), Decay: p.Decay, LRScale: p.LRScale})
+	}
+	return params
+}
+
+// buildOptimizer makes -optimizer over the model's parameters and -schedule's learning
+// rates over the run's steps.
+func (r *runner) buildOptimizer() error {
+	params := OptimizerParams(r.net)
+	var err error
+	switch r.cfg.Optimizer {
+	case SGD:
+		r.opt, err = optim.NewSGD(params, optim.SGDConfig{Momentum: r.cfg.Momentum, Nesterov: r.cfg.Nesterov, WeightDecay: r.cfg.WD})
+	case AdamW:
+		r.opt, err = optim.NewAdamW(params, optim.AdamWConfig{Beta1: r.cfg.Momentum, Beta2: 0.999, Eps: 1e-8, WeightDecay: r.cfg.WD})
+	default:
+		err = fmt.Errorf("-optimizer %q: want sgd or adamw", r.cfg.Optimizer)
+	}
+	if err != nil {
+		return err
+	}
+	total := r.cfg.Epochs * r.train.BatchesPerEpoch()
+	switch r.cfg.Schedule {
+	case Constant:
+		r.sched = optim.Constant{Rate: r.cfg.LR}
+	case StepDecay:
+		r.sched = optim.StepDecay{Rate: r.cfg.LR, Every: max(total/3, 1), Gamma: 0.1}
+	case Cosine:
+		r.sched = optim.Cosine{Peak: r.cfg.LR, Warmup: total / 20, Total: total}
+	case Triangular:
+		r.sched = optim.Triangular{Peak: r.cfg.LR, Total: total, Warmup: 0.2, Start: 0.1, End: 0}
+	default:
+		return fmt.Errorf("-schedule %q: want constant, step, cosine or triangular", r.cfg.Schedule)
+	}
+	return nil
+}
