@@ -34,9 +34,9 @@ type bnKernel[T vmath.Float] struct {
 	eps          float64
 	runMean      []T // [C], shared with the other graph
 	runVar       []T
-	mean, invStd []float64 // of the last forward, per channel
-	db, dg       []float64 // sum dy and sum dy*xhat per channel, of the backward under way
-	sumsDone     bool      // db and dg are this step's: the three gradient nodes share them
+	mean, invStd []float64    // of the last forward, per channel
+	db, dg       []float64    // sum dy and sum dy*xhat per channel, of the backward under way
+	step         graphop.Step // db and dg are made by the step's first gradient node, for all three
 	y, dx        *tensor.Dense
 	dgT, dbT     *tensor.Dense
 	// the pass under way, for Run
@@ -173,7 +173,7 @@ func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		k.mean, k.invStd = make([]float64, k.ch), make([]float64, k.ch)
 		k.db, k.dg = make([]float64, k.ch), make([]float64, k.ch)
 	}
-	k.sumsDone = false
+	k.step.Forward()
 	k.pass = bnForward
 	parallel.For(k.ch, bnMinChannels, k)
 	return k.y, nil
@@ -183,10 +183,9 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	if err := k.bind(in, grad); err != nil {
 		return nil, err
 	}
-	if !k.sumsDone { // once for the three gradient nodes
+	if k.step.Backward(wrt) { // once for the three gradient nodes
 		k.pass = bnSums
 		parallel.For(k.ch, bnMinChannels, k)
-		k.sumsDone = true
 	}
 	switch wrt {
 	case 1, 2:
