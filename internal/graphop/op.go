@@ -41,13 +41,6 @@ func Apply(k Kernel, inputs ...*gorgonia.Node) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-// KernelOf returns the kernel of a forward node made by Apply (for a test that checks what
-// it did), or false for another node.
-func KernelOf(n *gorgonia.Node) (Kernel, bool) {
-	op, ok := n.Op().(fwdOp)
-	return op.k, ok
-}
-
 // fwdOp is a kernel's forward node. The gradient node for input i is a bwdOp over the same
 // inputs, the forward's output (so that the forward runs first) and the upstream gradient.
 type fwdOp struct{ k Kernel }
