@@ -181,34 +181,34 @@ const minGemmCols = 256
 // fused ReLU (either optional): no separate pass reads and writes it. The backward then
 // starts from dy * [y > 0], which is also r's gradient.
 type convKernel[T vmath.Float] struct {
-	g          convGeom
-	stride     int
-	pad        int
-	noBias     bool
-	residual   bool      // a last input r [N,F,HO,WO] is added to the output
-	relu       bool      // the output is max(., 0) of the sum
-	group      int       // images per GEMM (1 unless planes are small)
-	bufs       sync.Pool // *convBufs, one per running chunk
-	parts      []T       // [dwGroups, F, CKK]: each group's share of dw
-	x, w, y    []T
-	dy, dx, dw []T
-	pass       int          // what Run does: passForward ... passFused
-	wt         []T          // for dx of a same-padded stride-1 conv: w flipped, [C,F,KH,KW]
-	gt         convGeom     // its geometry: dy [N,F,H,W] * wt
-	direct     *directConv  // the forward (or dx) without im2col, when it applies
-	b          []T          // the bias (nil without)
-	r          []T          // the residual (nil without)
-	step       graphop.Step // the first gradient call of a step masks dy for all; the last step's calls forecast this one's
-	dym        []T          // dy * [y > 0] (with relu)
-	dbParts    []float64    // [N,F]: the sums of dym's planes, which the mask pass takes too
-	fused      bool         // this step's dw came from the fused backward (pass 5)
-	fusedDX    bool         // and its dx
+	g           convGeom
+	stride      int
+	pad         int
+	noBias      bool
+	residual    bool      // a last input r [N,F,HO,WO] is added to the output
+	relu        bool      // the output is max(., 0) of the sum
+	group       int       // images per GEMM (1 unless planes are small)
+	bufs        sync.Pool // *convBufs, one per running chunk
+	parts       []T       // [dwGroups, F, CKK]: each group's share of dw
+	x, w, y     []T
+	dy, dx, dw  []T
+	pass        int          // what Run does: passForward ... passFused
+	flippedW    []T          // for dx of a same-padded stride-1 conv: w flipped, [C,F,KH,KW]
+	flippedGeom convGeom     // its geometry: dy [N,F,H,W] * flippedW
+	direct      *directConv  // the forward (or dx) without im2col, when it applies
+	b           []T          // the bias (nil without)
+	r           []T          // the residual (nil without)
+	step        graphop.Step // the first gradient call of a step masks dy for all; the last step's calls forecast this one's
+	dym         []T          // dy * [y > 0] (with relu)
+	dbParts     []float64    // [N,F]: the sums of dym's planes, which the mask pass takes too
+	fused       bool         // this step's dw came from the fused backward (pass 5)
+	fusedDX     bool         // and its dx
 
-	dr4 *tensor.Dense // the residual's gradient
-	dr  []T           // its data
+	drTensor *tensor.Dense // the residual's gradient
+	dr       []T           // its data
 
-	y4, dx4  *tensor.Dense
-	dw4, db1 *tensor.Dense
+	yTensor, dxTensor  *tensor.Dense // the values returned, reused every step
+	dwTensor, dbTensor *tensor.Dense
 }
 
 // The passes of convKernel.Run, and what its rows are in each.
@@ -283,7 +283,7 @@ func convolveGroup[T vmath.Float](dst, src, w []T, rows int, g *convGeom, n0, n1
 func (k *convKernel[T]) Run(lo, hi int) {
 	g := &k.g
 	if k.pass == passDB { // rows are filters: db[f] = sum over images and pixels of dy[:, f]
-		db := k.db1.Data().([]T)
+		db := k.dbTensor.Data().([]T)
 		for f := lo; f < hi; f++ {
 			var s float64
 			for n := range g.n {
@@ -319,9 +319,9 @@ func (k *convKernel[T]) Run(lo, hi int) {
 	case passFused:
 		k.fusedBackward(lo, hi, b)
 	case passDX:
-		if k.wt != nil { // same-padded, stride 1: dx is a convolution of dy with the flipped kernel
+		if k.flippedW != nil { // same-padded, stride 1: dx is a convolution of dy with the flipped kernel
 			for grp := lo; grp < hi; grp++ {
-				convolveGroup(k.dx, k.dy, k.wt, g.c, &k.gt, grp*k.group, min(g.n, (grp+1)*k.group), b, false)
+				convolveGroup(k.dx, k.dy, k.flippedW, g.c, &k.flippedGeom, grp*k.group, min(g.n, (grp+1)*k.group), b, false)
 			}
 			return
 		}
@@ -556,18 +556,18 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	g := &k.g
-	k.y4 = graphop.Reused[T](k.y4, g.n, g.f, g.ho, g.wo)
-	k.y = k.y4.Data().([]T)
+	k.yTensor = graphop.Reused[T](k.yTensor, g.n, g.f, g.ho, g.wo)
+	k.y = k.yTensor.Data().([]T)
 	k.b = b
 	k.pass = passForward
 	k.step.Forward()
 	if k.direct != nil {
 		k.direct.packForward(any(k.w).([]float32))
 		parallel.For(g.n, 1, k)
-		return k.y4, nil
+		return k.yTensor, nil
 	}
 	parallel.For((g.n+k.group-1)/k.group, 1, k)
-	return k.y4, nil
+	return k.yTensor, nil
 }
 
 func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
@@ -579,8 +579,8 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	if k.relu || k.residual {
 		if first { // the first gradient of this step: dy through the ReLU, once
 			if k.residual {
-				k.dr4 = graphop.Reused[T](k.dr4, g.n, g.f, g.ho, g.wo)
-				k.dr = k.dr4.Data().([]T)
+				k.drTensor = graphop.Reused[T](k.drTensor, g.n, g.f, g.ho, g.wo)
+				k.dr = k.drTensor.Data().([]T)
 			}
 			if !k.noBias && len(k.dbParts) != g.n*g.f {
 				k.dbParts = make([]float64, g.n*g.f)
@@ -610,13 +610,13 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 			k.dy = k.dym
 		}
 		if k.residual && wrt == k.residualInput() {
-			return k.dr4, nil
+			return k.drTensor, nil
 		}
 		if k.fusedDX && wrt == 0 {
-			return k.dx4, nil
+			return k.dxTensor, nil
 		}
 		if k.fused && wrt == 1 {
-			return k.dw4, nil
+			return k.dwTensor, nil
 		}
 	}
 	switch wrt {
@@ -625,20 +625,20 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		k.pass = passDX
 		if k.direct != nil && k.direct.hasBackward() {
 			parallel.For(g.n, 1, k)
-			return k.dx4, nil
+			return k.dxTensor, nil
 		}
 		parallel.For((g.n+k.group-1)/k.group, 1, k)
-		return k.dx4, nil
+		return k.dxTensor, nil
 	case 1:
 		k.prepareDW()
 		k.pass = passDW
 		parallel.For(dwGroups, 1, k)
 		k.sumParts()
-		return k.dw4, nil
+		return k.dwTensor, nil
 	}
-	k.db1 = graphop.Reused[T](k.db1, g.f)
+	k.dbTensor = graphop.Reused[T](k.dbTensor, g.f)
 	if k.relu || k.residual { // the mask pass summed the planes: add them up, image by image
-		db := k.db1.Data().([]T)
+		db := k.dbTensor.Data().([]T)
 		for f := range g.f {
 			var sum float64
 			for n := range g.n {
@@ -646,22 +646,22 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 			}
 			db[f] = T(sum)
 		}
-		return k.db1, nil
+		return k.dbTensor, nil
 	}
 	k.pass = passDB
 	parallel.For(g.f, 1, k)
-	return k.db1, nil
+	return k.dbTensor, nil
 }
 
 // prepareDX readies dx's tensor and the kernel it takes: flipped for a stride-1 dx, packed
 // for the direct one.
 func (k *convKernel[T]) prepareDX() {
 	g := &k.g
-	k.dx4 = graphop.Reused[T](k.dx4, g.n, g.c, g.h, g.w)
-	k.dx = k.dx4.Data().([]T)
+	k.dxTensor = graphop.Reused[T](k.dxTensor, g.n, g.c, g.h, g.w)
+	k.dx = k.dxTensor.Data().([]T)
 	k.flipKernel()
 	if k.direct != nil && k.direct.hasBackward() {
-		k.direct.packBackward(any(k.w).([]float32), any(k.wt).([]float32))
+		k.direct.packBackward(any(k.w).([]float32), any(k.flippedW).([]float32))
 	}
 }
 
@@ -670,8 +670,8 @@ func (k *convKernel[T]) prepareDX() {
 // reproducible (and resumable).
 func (k *convKernel[T]) prepareDW() {
 	g := &k.g
-	k.dw4 = graphop.Reused[T](k.dw4, g.f, g.c, g.kh, g.kw)
-	k.dw = k.dw4.Data().([]T)
+	k.dwTensor = graphop.Reused[T](k.dwTensor, g.f, g.c, g.kh, g.kw)
+	k.dw = k.dwTensor.Data().([]T)
 	if len(k.parts) != dwGroups*g.f*g.ckk {
 		k.parts = make([]T, dwGroups*g.f*g.ckk)
 	}
@@ -696,22 +696,22 @@ func (k *convKernel[T]) sumParts() {
 func (k *convKernel[T]) flipKernel() {
 	g := &k.g
 	if g.stride != 1 || g.kh != g.kw || g.kh%2 == 0 || g.pad != g.kh/2 {
-		k.wt = nil
+		k.flippedW = nil
 		return
 	}
-	if len(k.wt) != len(k.w) {
-		k.wt = make([]T, len(k.w))
+	if len(k.flippedW) != len(k.w) {
+		k.flippedW = make([]T, len(k.w))
 	}
 	kk := g.kh * g.kw
 	for f := range g.f {
 		for c := range g.c {
-			src, dst := k.w[(f*g.c+c)*kk:][:kk], k.wt[(c*g.f+f)*kk:][:kk]
+			src, dst := k.w[(f*g.c+c)*kk:][:kk], k.flippedW[(c*g.f+f)*kk:][:kk]
 			for t := range kk {
 				dst[t] = src[kk-1-t]
 			}
 		}
 	}
-	k.gt, _ = newConvGeom(tensor.Shape{g.n, g.f, g.ho, g.wo}, tensor.Shape{g.c, g.f, g.kh, g.kw}, 1, g.pad)
+	k.flippedGeom, _ = newConvGeom(tensor.Shape{g.n, g.f, g.ho, g.wo}, tensor.Shape{g.c, g.f, g.kh, g.kw}, 1, g.pad)
 }
 
 // conv2d adds a convolution node: x [N,C,H,W], w [F,C,KH,KW], b [F] or nil for none.

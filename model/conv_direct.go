@@ -34,14 +34,15 @@ type directPlan interface {
 // dy, one per phase of dx (conv3.Plan2T); and on output planes of a multiple of 16 pixels,
 // dw, gradRun images at a time.
 type directConv struct {
-	grad    bool          // dw too
-	gradRun int           // images per call of the weight gradient kernel
-	fwd     directPlan    // x [C,H,W] -> y [F,HO,WO]
-	bwd     *conv3.Plan   // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
-	bwd2    *conv3.Plan2T // dy [F,H/2,W/2] -> dx [C,H,W] (stride 2), or nil
-	in, out int           // C*H*W, F*HO*WO
-	wp, wtp []float32     // w packed for the forward, and for dx (flipped for stride 1)
-	shape   convGeom      // the geometry it was made for, batch size 0
+	grad     bool          // dw too
+	gradRun  int           // images per call of the weight gradient kernel
+	fwd      directPlan    // x [C,H,W] -> y [F,HO,WO]
+	bwd      *conv3.Plan   // dy [F,H,W] -> dx [C,H,W] (stride 1), or nil
+	bwd2     *conv3.Plan2T // dy [F,H/2,W/2] -> dx [C,H,W] (stride 2), or nil
+	in, out  int           // C*H*W, F*HO*WO
+	packedW  []float32     // w packed for the forward
+	packedWT []float32     // and for dx (flipped for stride 1)
+	shape    convGeom      // the geometry it was made for, batch size 0
 }
 
 // directFor returns the direct convolution for geometry g (prev when made for the same one
@@ -73,12 +74,12 @@ func directFor[T vmath.Float](prev *directConv, g *convGeom) (*directConv, error
 	if err != nil {
 		return nil, err
 	}
-	d.wp = make([]float32, d.fwd.PackedLen())
+	d.packedW = make([]float32, d.fwd.PackedLen())
 	if d.bwd != nil {
-		d.wtp = make([]float32, d.bwd.PackedLen())
+		d.packedWT = make([]float32, d.bwd.PackedLen())
 	}
 	if d.bwd2 != nil {
-		d.wtp = make([]float32, d.bwd2.PackedLen())
+		d.packedWT = make([]float32, d.bwd2.PackedLen())
 	}
 	return d, nil
 }
@@ -99,16 +100,16 @@ func (d *directConv) paddedLen() int {
 }
 
 // packForward packs w [F,C,3,3] for the forward.
-func (d *directConv) packForward(w []float32) { d.fwd.PackWeights(d.wp, w) }
+func (d *directConv) packForward(w []float32) { d.fwd.PackWeights(d.packedW, w) }
 
 // packBackward packs the kernel for dx: for stride 1 the flipped one, wt [C,F,3,3] (see
 // flipKernel), for stride 2 w [F,C,3,3] itself.
 func (d *directConv) packBackward(w, wt []float32) {
 	if d.bwd2 != nil {
-		d.bwd2.PackWeights(d.wtp, w)
+		d.bwd2.PackWeights(d.packedWT, w)
 		return
 	}
-	d.bwd.PackWeights(d.wtp, wt)
+	d.bwd.PackWeights(d.packedWT, wt)
 }
 
 // hasBackward says whether dx runs here.
@@ -122,7 +123,7 @@ func (d *directConv) forward(y, x, pad []float32, n int, e conv3.Epilogue) {
 	if e.Add != nil {
 		e.Add = e.Add[n*d.out : (n+1)*d.out]
 	}
-	d.fwd.Convolve(y[n*d.out:(n+1)*d.out], xp, d.wp, e)
+	d.fwd.Convolve(y[n*d.out:(n+1)*d.out], xp, d.packedW, e)
 }
 
 // backward writes image n's dx to dx [N,C,H,W] from dy [N,F,HO,WO].
@@ -135,12 +136,12 @@ func (d *directConv) backwardImage(dx, dy, pad []float32) {
 	if p := d.bwd2; p != nil {
 		dyp, scratch := pad[:p.PaddedLen()], pad[p.PaddedLen():p.PaddedLen()+p.ScratchLen()]
 		p.Pad(dyp, dy)
-		p.Convolve(dx, dyp, d.wtp, scratch)
+		p.Convolve(dx, dyp, d.packedWT, scratch)
 		return
 	}
 	xp := pad[:d.bwd.PaddedLen()]
 	d.bwd.Pad(xp, dy)
-	d.bwd.Convolve(dx, xp, d.wtp, conv3.Epilogue{})
+	d.bwd.Convolve(dx, xp, d.packedWT, conv3.Epilogue{})
 }
 
 // weightGrad adds the share of images [n0, n1) (at most gradRun) of dw [F,C,3,3], from dy
