@@ -159,6 +159,6 @@ func (nk *logSoftmaxNode[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgon
 		return nil, err
 	}
 	nk.dz = graphop.Reused[T](nk.dz, len(z)/nk.x.k, nk.x.k)
-	nk.x.Backward(nk.dz.Data().([]T), z, g)
+	nk.x.Backward(graphop.Slice[T](nk.dz), z, g)
 	return nk.dz, nil
 }

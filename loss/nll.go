@@ -173,6 +173,6 @@ func (nk *nllNode[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Valu
 		return nil, err
 	}
 	nk.da = graphop.Reused[T](nk.da, len(y), nk.x.k)
-	nk.x.Backward(nk.da.Data().([]T), y, nk.g)
+	nk.x.Backward(graphop.Slice[T](nk.da), y, nk.g)
 	return nk.da, nil
 }

@@ -318,7 +318,7 @@ func (nk *probNode[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Val
 		return nil, err
 	}
 	nk.dz = graphop.Reused[T](nk.dz, len(z)/nk.x.k, nk.x.k)
-	nk.x.Backward(nk.dz.Data().([]T), z, p, nk.g)
+	nk.x.Backward(graphop.Slice[T](nk.dz), z, p, nk.g)
 	return nk.dz, nil
 }
 

@@ -305,6 +305,6 @@ func (nk *xentNode[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Val
 		return nil, err
 	}
 	nk.dz = graphop.Reused[T](nk.dz, len(y), nk.x.k)
-	nk.x.Backward(nk.dz.Data().([]T), z, y, nk.g)
+	nk.x.Backward(graphop.Slice[T](nk.dz), z, y, nk.g)
 	return nk.dz, nil
 }

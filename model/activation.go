@@ -71,7 +71,7 @@ func (k *reluKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
-	k.in, k.out, k.grad = x, k.y.Data().([]T), false
+	k.in, k.out, k.grad = x, graphop.Slice[T](k.y), false
 	parallel.For(len(x), 1<<15, k)
 	return k.y, nil
 }
@@ -86,7 +86,7 @@ func (k *reluKernel[T]) Backward(_ int, in []gorgonia.Value, out, grad gorgonia.
 		return nil, err
 	}
 	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
-	k.in, k.out, k.dyv, k.grad = y, k.dx.Data().([]T), dy, true
+	k.in, k.out, k.dyv, k.grad = y, graphop.Slice[T](k.dx), dy, true
 	parallel.For(len(y), 1<<15, k)
 	return k.dx, nil
 }
@@ -135,7 +135,7 @@ func (k *dropoutKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) 
 	}
 	scale := T(1 / (1 - k.p))
 	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
-	y := k.y.Data().([]T)
+	y := graphop.Slice[T](k.y)
 	for i, v := range x {
 		k.mask[i] = 0
 		if rng.Float64() >= k.p {
@@ -152,7 +152,7 @@ func (k *dropoutKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia
 		return nil, err
 	}
 	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
-	dx := k.dx.Data().([]T)
+	dx := graphop.Slice[T](k.dx)
 	for i, v := range dy {
 		dx[i] = v * k.mask[i]
 	}
@@ -199,7 +199,7 @@ func (k *addKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	k.z = graphop.Reused[T](k.z, in[0].Shape()...)
-	z := k.z.Data().([]T)
+	z := graphop.Slice[T](k.z)
 	for i := range z {
 		z[i] = x[i] + y[i]
 	}
@@ -216,7 +216,7 @@ func (k *addKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.V
 		out = &k.dy
 	}
 	*out = graphop.Reused[T](*out, in[wrt].Shape()...)
-	copy((*out).Data().([]T), g)
+	copy(graphop.Slice[T](*out), g)
 	return *out, nil
 }
 

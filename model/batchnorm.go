@@ -168,7 +168,7 @@ func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
-	k.ys = k.y.Data().([]T)
+	k.ys = graphop.Slice[T](k.y)
 	if len(k.mean) != k.ch {
 		k.mean, k.invStd = make([]float64, k.ch), make([]float64, k.ch)
 		k.db, k.dg = make([]float64, k.ch), make([]float64, k.ch)
@@ -194,14 +194,14 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 			out, src = &k.dbT, k.db
 		}
 		*out = graphop.Reused[T](*out, k.ch)
-		d := (*out).Data().([]T)
+		d := graphop.Slice[T](*out)
 		for c := range k.ch {
 			d[c] = T(src[c])
 		}
 		return *out, nil
 	}
 	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
-	k.dxs, k.pass = k.dx.Data().([]T), bnDx
+	k.dxs, k.pass = graphop.Slice[T](k.dx), bnDx
 	parallel.For(k.ch, bnMinChannels, k)
 	return k.dx, nil
 }

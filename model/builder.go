@@ -31,13 +31,17 @@ type Builder struct {
 	nodes   []*gorgonia.Node // trainable parameter nodes, in Params order
 	byParam map[string]*gorgonia.Node
 	layers  []Layer
+	ops     []Op                   // the structured record of the layers (Net.Ops)
+	opNodes []*gorgonia.Node       // the output node of each op
+	opOf    map[*gorgonia.Node]int // the op whose output a node is; the images are -1
 	names   map[string]bool
 	err     error
 }
 
 func newBuilder(g *gorgonia.ExprGraph, params *Params, train bool, init Init, seed uint64, step *uint64) *Builder {
 	return &Builder{g: g, train: train, init: init, params: params, seed: seed, step: step,
-		rng: rand.New(rand.NewPCG(seed, 0x696e6974)), byParam: map[string]*gorgonia.Node{}, names: map[string]bool{}}
+		rng: rand.New(rand.NewPCG(seed, 0x696e6974)), byParam: map[string]*gorgonia.Node{}, names: map[string]bool{},
+		opOf: map[*gorgonia.Node]int{}}
 }
 
 // Err returns the first error met.
@@ -87,12 +91,24 @@ func (b *Builder) param(name string, shape []int, fill func([]float64), trainabl
 	return n
 }
 
-func (b *Builder) add(out *gorgonia.Node, err error, row Layer) *gorgonia.Node {
+// add records a layer's output: its summary row, and op, computed from the nodes in.
+func (b *Builder) add(out *gorgonia.Node, err error, row Layer, op Op, in ...*gorgonia.Node) *gorgonia.Node {
 	if err != nil {
 		return b.fail(fmt.Errorf("model: %s: %w", row.Name, err))
 	}
 	row.Out = out.Shape().Clone()
 	b.layers = append(b.layers, row)
+	for _, x := range in {
+		i, ok := b.opOf[x]
+		if !ok {
+			return b.fail(fmt.Errorf("model: %s: an input that no layer of this builder made", row.Name))
+		}
+		op.Inputs = append(op.Inputs, i)
+	}
+	op.Shape = append([]int(nil), out.Shape()[1:]...)
+	b.opOf[out] = len(b.ops)
+	b.ops = append(b.ops, op)
+	b.opNodes = append(b.opNodes, out)
 	return out
 }
 
@@ -113,7 +129,8 @@ func (b *Builder) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node 
 		return nil
 	}
 	y, err := linear(x, w, bias)
-	return b.add(y, err, Layer{Name: name, Kind: "linear", Params: out*in + out, MACs: int64(in * out)})
+	return b.add(y, err, Layer{Name: name, Kind: "linear", Params: out*in + out, MACs: int64(in * out)},
+		Op{Kind: OpLinear, Name: name}, x)
 }
 
 // Conv2d is a convolution of x [N,C,H,W] with out filters of kernel x kernel taps, stride
@@ -183,7 +200,12 @@ func (b *Builder) ConvAdd(name string, x, r *gorgonia.Node, c ConvConfig) *gorgo
 	if c.ReLU {
 		kind += "+relu"
 	}
-	return b.add(y, nil, Layer{Name: name, Kind: kind, Params: params, MACs: int64(s[1] * s[2] * s[3] * in * k * k)})
+	op := Op{Kind: OpConv, Name: name, Kernel: k, Stride: c.Stride, Pad: c.Pad, Bias: !c.NoBias, ReLU: c.ReLU}
+	row := Layer{Name: name, Kind: kind, Params: params, MACs: int64(s[1] * s[2] * s[3] * in * k * k)}
+	if r != nil {
+		return b.add(y, nil, row, op, x, r)
+	}
+	return b.add(y, nil, row, op, x)
 }
 
 // BatchNorm2d normalises each channel of x [N,C,H,W]: batch statistics in the training
@@ -238,7 +260,7 @@ func (b *Builder) BatchNorm(name string, x *gorgonia.Node, c BatchNormConfig) *g
 		params = ch
 	}
 	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, c.Momentum, c.Eps)
-	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: params})
+	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: params}, Op{Kind: OpBatchNorm, Name: name, Eps: c.Eps}, x)
 }
 
 // GELU is x*Phi(x), PyTorch's nn.GELU() (the exact form).
@@ -247,7 +269,7 @@ func (b *Builder) GELU(x *gorgonia.Node) *gorgonia.Node {
 		return nil
 	}
 	y, err := gelu(x)
-	return b.add(y, err, Layer{Name: fmt.Sprintf("gelu%d", len(b.layers)), Kind: "gelu"})
+	return b.add(y, err, Layer{Name: fmt.Sprintf("gelu%d", len(b.layers)), Kind: "gelu"}, Op{Kind: OpGELU}, x)
 }
 
 // ReLU is max(x, 0).
@@ -256,7 +278,7 @@ func (b *Builder) ReLU(x *gorgonia.Node) *gorgonia.Node {
 		return nil
 	}
 	y, err := relu(x)
-	return b.add(y, err, Layer{Name: fmt.Sprintf("relu%d", len(b.layers)), Kind: "relu"})
+	return b.add(y, err, Layer{Name: fmt.Sprintf("relu%d", len(b.layers)), Kind: "relu"}, Op{Kind: OpReLU}, x)
 }
 
 // MaxPool2d takes the max over k x k windows with stride k of x [N,C,H,W].
@@ -268,7 +290,7 @@ func (b *Builder) MaxPool2d(x *gorgonia.Node, k int) *gorgonia.Node {
 		return b.fail(fmt.Errorf("model: max pool of size %d", k))
 	}
 	y, err := maxPool(x, k)
-	return b.add(y, err, Layer{Name: fmt.Sprintf("maxpool%d", len(b.layers)), Kind: fmt.Sprintf("maxpool%d", k)})
+	return b.add(y, err, Layer{Name: fmt.Sprintf("maxpool%d", len(b.layers)), Kind: fmt.Sprintf("maxpool%d", k)}, Op{Kind: OpMaxPool, K: k}, x)
 }
 
 // GlobalAvgPool averages each channel of x [N,C,H,W] to y [N,C].
@@ -277,7 +299,7 @@ func (b *Builder) GlobalAvgPool(x *gorgonia.Node) *gorgonia.Node {
 		return nil
 	}
 	y, err := globalAvgPool(x)
-	return b.add(y, err, Layer{Name: fmt.Sprintf("avgpool%d", len(b.layers)), Kind: "global avg pool"})
+	return b.add(y, err, Layer{Name: fmt.Sprintf("avgpool%d", len(b.layers)), Kind: "global avg pool"}, Op{Kind: OpAvgPool}, x)
 }
 
 // Flatten reshapes x [N,...] to [N, the product of the rest].
@@ -287,7 +309,7 @@ func (b *Builder) Flatten(x *gorgonia.Node) *gorgonia.Node {
 	}
 	s := x.Shape()
 	y, err := gorgonia.Reshape(x, tensor.Shape{s[0], s.TotalSize() / s[0]})
-	return b.add(y, err, Layer{Name: fmt.Sprintf("flatten%d", len(b.layers)), Kind: "flatten"})
+	return b.add(y, err, Layer{Name: fmt.Sprintf("flatten%d", len(b.layers)), Kind: "flatten"}, Op{Kind: OpFlatten}, x)
 }
 
 // Dropout zeroes elements with probability p in the training graph (scaling the rest by
@@ -303,7 +325,8 @@ func (b *Builder) Dropout(x *gorgonia.Node, p float64) *gorgonia.Node {
 		return x
 	}
 	y, err := dropout(x, p, b.seed^uint64(len(b.layers))<<32, b.step)
-	return b.add(y, err, Layer{Name: fmt.Sprintf("dropout%d", len(b.layers)), Kind: fmt.Sprintf("dropout %.2g", p)})
+	// in the training graph only: the evaluation graph, which Net.Ops records, has none
+	return b.add(y, err, Layer{Name: fmt.Sprintf("dropout%d", len(b.layers)), Kind: fmt.Sprintf("dropout %.2g", p)}, Op{Kind: "dropout"}, x)
 }
 
 // Add is the residual sum x + y of two tensors of one shape.
@@ -315,7 +338,7 @@ func (b *Builder) Add(x, y *gorgonia.Node) *gorgonia.Node {
 		return b.fail(fmt.Errorf("model: residual add of %v and %v", x.Shape(), y.Shape()))
 	}
 	z, err := add(x, y)
-	return b.add(z, err, Layer{Name: fmt.Sprintf("add%d", len(b.layers)), Kind: "residual add"})
+	return b.add(z, err, Layer{Name: fmt.Sprintf("add%d", len(b.layers)), Kind: "residual add"}, Op{Kind: OpAdd}, x, y)
 }
 
 // Scale multiplies x by a constant, e.g. airbench's 1/8 on the logits.
@@ -324,5 +347,5 @@ func (b *Builder) Scale(x *gorgonia.Node, s float64) *gorgonia.Node {
 		return nil
 	}
 	y, err := gorgonia.Mul(x, gorgonia.NewConstant(float32(s)))
-	return b.add(y, err, Layer{Name: fmt.Sprintf("scale%d", len(b.layers)), Kind: fmt.Sprintf("scale %g", s)})
+	return b.add(y, err, Layer{Name: fmt.Sprintf("scale%d", len(b.layers)), Kind: fmt.Sprintf("scale %g", s)}, Op{Kind: OpScale, Scale: s}, x)
 }

@@ -283,7 +283,7 @@ func convolveGroup[T vmath.Float](dst, src, w []T, rows int, g *convGeom, n0, n1
 func (k *convKernel[T]) Run(lo, hi int) {
 	g := &k.g
 	if k.pass == passDB { // rows are filters: db[f] = sum over images and pixels of dy[:, f]
-		db := k.dbTensor.Data().([]T)
+		db := graphop.Slice[T](k.dbTensor)
 		for f := lo; f < hi; f++ {
 			var s float64
 			for n := range g.n {
@@ -557,7 +557,7 @@ func (k *convKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	}
 	g := &k.g
 	k.yTensor = graphop.Reused[T](k.yTensor, g.n, g.f, g.ho, g.wo)
-	k.y = k.yTensor.Data().([]T)
+	k.y = graphop.Slice[T](k.yTensor)
 	k.b = b
 	k.pass = passForward
 	k.step.Forward()
@@ -580,7 +580,7 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 		if first { // the first gradient of this step: dy through the ReLU, once
 			if k.residual {
 				k.drTensor = graphop.Reused[T](k.drTensor, g.n, g.f, g.ho, g.wo)
-				k.dr = k.drTensor.Data().([]T)
+				k.dr = graphop.Slice[T](k.drTensor)
 			}
 			if !k.noBias && len(k.dbParts) != g.n*g.f {
 				k.dbParts = make([]float64, g.n*g.f)
@@ -638,7 +638,7 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 	}
 	k.dbTensor = graphop.Reused[T](k.dbTensor, g.f)
 	if k.relu || k.residual { // the mask pass summed the planes: add them up, image by image
-		db := k.dbTensor.Data().([]T)
+		db := graphop.Slice[T](k.dbTensor)
 		for f := range g.f {
 			var sum float64
 			for n := range g.n {
@@ -658,7 +658,7 @@ func (k *convKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.
 func (k *convKernel[T]) prepareDX() {
 	g := &k.g
 	k.dxTensor = graphop.Reused[T](k.dxTensor, g.n, g.c, g.h, g.w)
-	k.dx = k.dxTensor.Data().([]T)
+	k.dx = graphop.Slice[T](k.dxTensor)
 	k.flipKernel()
 	if k.direct != nil && k.direct.hasBackward() {
 		k.direct.packBackward(any(k.w).([]float32), any(k.flippedW).([]float32))
@@ -671,7 +671,7 @@ func (k *convKernel[T]) prepareDX() {
 func (k *convKernel[T]) prepareDW() {
 	g := &k.g
 	k.dwTensor = graphop.Reused[T](k.dwTensor, g.f, g.c, g.kh, g.kw)
-	k.dw = k.dwTensor.Data().([]T)
+	k.dw = graphop.Slice[T](k.dwTensor)
 	if len(k.parts) != dwGroups*g.f*g.ckk {
 		k.parts = make([]T, dwGroups*g.f*g.ckk)
 	}

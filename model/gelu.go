@@ -59,7 +59,7 @@ func (k *geluKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	k.y = graphop.Reused[T](k.y, in[0].Shape()...)
-	k.x, k.out, k.grad = x, k.y.Data().([]T), false
+	k.x, k.out, k.grad = x, graphop.Slice[T](k.y), false
 	parallel.For(len(x), 1<<14, k)
 	return k.y, nil
 }
@@ -74,7 +74,7 @@ func (k *geluKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Va
 		return nil, err
 	}
 	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
-	k.x, k.out, k.dyv, k.grad = x, k.dx.Data().([]T), dy, true
+	k.x, k.out, k.dyv, k.grad = x, graphop.Slice[T](k.dx), dy, true
 	parallel.For(len(x), 1<<14, k)
 	return k.dx, nil
 }

@@ -54,7 +54,7 @@ func (k *linearKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	k.y = graphop.Reused[T](k.y, n, o)
-	y := k.y.Data().([]T)
+	y := graphop.Slice[T](k.y)
 	for r := range n {
 		copy(y[r*o:(r+1)*o], b)
 	}
@@ -74,15 +74,15 @@ func (k *linearKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgoni
 	switch wrt {
 	case 0:
 		k.dx = graphop.Reused[T](k.dx, n, i)
-		blas.Gemm(false, false, n, i, o, 1, dy, o, w, i, 0, k.dx.Data().([]T), i)
+		blas.Gemm(false, false, n, i, o, 1, dy, o, w, i, 0, graphop.Slice[T](k.dx), i)
 		return k.dx, nil
 	case 1:
 		k.dw = graphop.Reused[T](k.dw, o, i)
-		blas.Gemm(true, false, o, i, n, 1, dy, o, x, i, 0, k.dw.Data().([]T), i)
+		blas.Gemm(true, false, o, i, n, 1, dy, o, x, i, 0, graphop.Slice[T](k.dw), i)
 		return k.dw, nil
 	}
 	k.db = graphop.Reused[T](k.db, o)
-	db := k.db.Data().([]T)
+	db := graphop.Slice[T](k.db)
 	clear(db)
 	for r := range n {
 		for c, v := range dy[r*o : (r+1)*o] {

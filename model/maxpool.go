@@ -85,7 +85,7 @@ func (p *maxPoolKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) 
 	planes := s[0] * s[1]
 	p.h, p.w, p.ho, p.wo = s[2], s[3], s[2]/p.k, s[3]/p.k
 	p.yT = graphop.Reused[T](p.yT, s[0], s[1], p.ho, p.wo)
-	p.x, p.y, p.grad = x, p.yT.Data().([]T), false
+	p.x, p.y, p.grad = x, graphop.Slice[T](p.yT), false
 	if len(p.arg) != planes*p.ho*p.wo {
 		p.arg = make([]int32, planes*p.ho*p.wo)
 	}
@@ -100,7 +100,7 @@ func (p *maxPoolKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia
 	}
 	s := in[0].Shape()
 	p.dxT = graphop.Reused[T](p.dxT, s...)
-	p.dy, p.dx, p.grad = dy, p.dxT.Data().([]T), true
+	p.dy, p.dx, p.grad = dy, graphop.Slice[T](p.dxT), true
 	parallel.For(s[0]*s[1], 16, p)
 	return p.dxT, nil
 }

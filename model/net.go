@@ -20,12 +20,15 @@ type Graph struct {
 
 // A Net is a classifier: its tensors, a training graph and an evaluation graph over them.
 type Net struct {
-	Name   string
-	Params *Params
-	Train  *Graph
-	Eval   *Graph
-	Layers []Layer // the training graph's layers, for the summary
-	step   uint64
+	Name      string
+	Params    *Params
+	Train     *Graph
+	Eval      *Graph
+	Layers    []Layer // the training graph's layers, for the summary
+	Ops       []Op    // the evaluation graph's layers, for exporters
+	step      uint64
+	infer     *inference       // Infer's state, made on its first call
+	evalNodes []*gorgonia.Node // the output node of each of Ops
 }
 
 // SetStep tells the model which training step runs next: dropout draws its masks from
@@ -57,17 +60,21 @@ func Build(name string, arch Arch, init Init, o Options) (*Net, error) {
 	n := &Net{Name: name, Params: NewParams()}
 	var err error
 	var layers []Layer
-	if n.Train, layers, err = n.build(arch, init, o, true); err != nil {
+	var train *Builder
+	if n.Train, train, err = n.build(arch, init, o, true); err != nil {
 		return nil, err
 	}
+	layers = train.layers
 	n.Layers = layers
-	if n.Eval, _, err = n.build(arch, init, o, false); err != nil {
+	var eval *Builder
+	if n.Eval, eval, err = n.build(arch, init, o, false); err != nil {
 		return nil, err
 	}
+	n.Ops, n.evalNodes = eval.ops, eval.opNodes
 	return n, nil
 }
 
-func (n *Net) build(arch Arch, init Init, o Options, train bool) (*Graph, []Layer, error) {
+func (n *Net) build(arch Arch, init Init, o Options, train bool) (*Graph, *Builder, error) {
 	batch := o.EvalBatch
 	if train {
 		batch = o.TrainBatch
@@ -76,6 +83,7 @@ func (n *Net) build(arch Arch, init Init, o Options, train bool) (*Graph, []Laye
 	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(batch, 3, 32, 32), gorgonia.WithName("images"),
 		gorgonia.WithValue(tensor.New(tensor.WithShape(batch, 3, 32, 32), tensor.Of(tensor.Float32))))
 	b := newBuilder(g, n.Params, train, init, o.Seed, &n.step)
+	b.opOf[x] = -1
 	logits := arch(b, x)
 	if err := b.Err(); err != nil {
 		return nil, nil, err
@@ -83,7 +91,10 @@ func (n *Net) build(arch Arch, init Init, o Options, train bool) (*Graph, []Laye
 	if logits == nil || logits.Shape().Dims() != 2 || logits.Shape()[0] != batch {
 		return nil, nil, fmt.Errorf("model: %s gives %v, want logits [%d, classes]", n.Name, shapeOf(logits), batch)
 	}
-	return &Graph{G: g, Input: x, Logits: logits, Params: b.nodes, Batch: batch}, b.layers, nil
+	if i, ok := b.opOf[logits]; !ok || i != len(b.ops)-1 {
+		return nil, nil, fmt.Errorf("model: %s: its logits are not the output of its last layer", n.Name)
+	}
+	return &Graph{G: g, Input: x, Logits: logits, Params: b.nodes, Batch: batch}, b, nil
 }
 
 func shapeOf(x *gorgonia.Node) any {

@@ -38,7 +38,7 @@ func (k *gapKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	s := in[0].Shape()
 	hw := s[2] * s[3]
 	k.y = graphop.Reused[T](k.y, s[0], s[1])
-	y := k.y.Data().([]T)
+	y := graphop.Slice[T](k.y)
 	for i := range y {
 		var sum float64
 		for _, v := range x[i*hw : (i+1)*hw] {
@@ -57,7 +57,7 @@ func (k *gapKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia.Val
 	s := in[0].Shape()
 	hw := s[2] * s[3]
 	k.dx = graphop.Reused[T](k.dx, s...)
-	dx := k.dx.Data().([]T)
+	dx := graphop.Slice[T](k.dx)
 	for i, g := range dy {
 		v := g / T(hw)
 		for j := range dx[i*hw : (i+1)*hw] {

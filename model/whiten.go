@@ -50,7 +50,7 @@ func (b *Builder) Whiten(name string, x *gorgonia.Node, k int) *gorgonia.Node {
 	}
 	s := y.Shape()
 	return b.add(y, nil, Layer{Name: name, Kind: fmt.Sprintf("whiten%dx%d", k, k),
-		Params: 2 * d, MACs: int64(s[1] * s[2] * s[3] * d)})
+		Params: 2 * d, MACs: int64(s[1] * s[2] * s[3] * d)}, Op{Kind: OpConv, Name: name, Kernel: k, Stride: 1, Bias: true}, x)
 }
 
 // whitening sets weight [2d,C,k,k] from n images [n,C,H,W] as Whiten says.

@@ -5,7 +5,10 @@ import (
 	"math"
 	"slices"
 
+	"gorgonia.org/tensor"
+
 	"example.com/xent/data/cifar10"
+	"example.com/xent/internal/graphop"
 	"example.com/xent/loss"
 )
 
@@ -113,7 +116,7 @@ func (r *runner) evaluate() (Evaluation, error) {
 	if err := r.test.Seek(cifar10.Position{Seed: 0}); err != nil {
 		return Evaluation{}, err
 	}
-	in := g.Input.Value().Data().([]float32)
+	in := graphop.Slice[float32](g.Input.Value().(*tensor.Dense))
 	var sum []float32
 	for range r.test.BatchesPerEpoch() {
 		b := r.test.Next()
@@ -146,7 +149,7 @@ func (r *runner) infer() ([]float32, error) {
 	if err := r.evm.RunAll(); err != nil {
 		return nil, fmt.Errorf("evaluation: %w", loss.FromMachine(err))
 	}
-	return r.net.Eval.Logits.Value().Data().([]float32), nil
+	return graphop.Data[float32](r.net.Eval.Logits.Value(), "the logits")
 }
 
 // mirror flips images [n,3,32,32] left to right in place.

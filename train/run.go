@@ -9,8 +9,10 @@ import (
 	"time"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"example.com/xent/data/cifar10"
+	"example.com/xent/internal/graphop"
 	"example.com/xent/loss"
 	"example.com/xent/model"
 	"example.com/xent/optim"
@@ -181,7 +183,7 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 // the batch's loss and how many of its images the model got right.
 func (r *runner) step(b *cifar10.Batch) (float64, int, error) {
 	g := r.net.Train
-	copy(g.Input.Value().Data().([]float32), b.Images)
+	copy(graphop.Slice[float32](g.Input.Value().(*tensor.Dense)), b.Images)
 	copy(r.labels, b.Labels)
 	r.net.SetStep(r.st.Step)
 	r.vm.Reset()
@@ -198,7 +200,11 @@ func (r *runner) step(b *cifar10.Batch) (float64, int, error) {
 	}
 	r.gradBuf = r.gradBuf[:0]
 	for _, gr := range r.grads {
-		r.gradBuf = append(r.gradBuf, gr.Value().Data().([]float32))
+		d, err := graphop.Data[float32](gr.Value(), "a gradient")
+		if err != nil {
+			return 0, 0, fmt.Errorf("step %d: %w", r.st.Step+1, err)
+		}
+		r.gradBuf = append(r.gradBuf, d)
 	}
 	if r.cfg.Clip > 0 {
 		optim.ClipGradNorm(r.gradBuf, r.cfg.Clip)
@@ -206,7 +212,11 @@ func (r *runner) step(b *cifar10.Batch) (float64, int, error) {
 	if err := r.opt.Step(r.sched.LR(r.st.Step), r.gradBuf); err != nil {
 		return 0, 0, err
 	}
-	return l, countCorrect(g.Logits.Value().Data().([]float32), b.Labels), nil
+	logits, err := graphop.Data[float32](g.Logits.Value(), "the logits")
+	if err != nil {
+		return 0, 0, err
+	}
+	return l, countCorrect(logits, b.Labels), nil
 }
 
 // endEpoch evaluates the model, writes the epoch's metrics line and its checkpoint (also as

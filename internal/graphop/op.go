@@ -41,6 +41,13 @@ func Apply(k Kernel, inputs ...*gorgonia.Node) (*gorgonia.Node, error) {
 	return n, nil
 }
 
+// KernelOf returns the kernel of a forward node made by Apply, or false for another node:
+// a kernel can then be run without a Gorgonia machine (model's Net.Infer does).
+func KernelOf(n *gorgonia.Node) (Kernel, bool) {
+	op, ok := n.Op().(fwdOp)
+	return op.k, ok
+}
+
 // fwdOp is a kernel's forward node. The gradient node for input i is a bwdOp over the same
 // inputs, the forward's output (so that the forward runs first) and the upstream gradient.
 type fwdOp struct{ k Kernel }

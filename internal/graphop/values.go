@@ -2,6 +2,7 @@ package graphop
 
 import (
 	"fmt"
+	"unsafe"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -10,6 +11,7 @@ import (
 )
 
 // Data returns the contiguous data of a dense tensor value, or an error naming what it is.
+// It allocates nothing (tensor's own Data builds an interface through reflect every call).
 func Data[T vmath.Float](v gorgonia.Value, what string) ([]T, error) {
 	t, ok := v.(*tensor.Dense)
 	if !ok {
@@ -18,11 +20,30 @@ func Data[T vmath.Float](v gorgonia.Value, what string) ([]T, error) {
 	if t.RequiresIterator() {
 		return nil, fmt.Errorf("%s is a non-contiguous view; copy it first", what)
 	}
-	d, ok := t.Data().([]T)
-	if !ok {
+	if t.Dtype() != dtypeOf[T]() {
 		return nil, fmt.Errorf("%s has dtype %v, want %T", what, t.Dtype(), T(0))
 	}
-	return d, nil
+	return Slice[T](t), nil
+}
+
+// Slice returns the data of t, which holds T, without an allocation.
+func Slice[T vmath.Float](t *tensor.Dense) []T {
+	if t.Dtype() != dtypeOf[T]() {
+		panic(fmt.Sprintf("graphop: a %v tensor read as %T", t.Dtype(), T(0)))
+	}
+	if _, f32 := any(T(0)).(float32); f32 {
+		s := t.Float32s()
+		return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+	}
+	s := t.Float64s()
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+func dtypeOf[T vmath.Float]() tensor.Dtype {
+	if _, f32 := any(T(0)).(float32); f32 {
+		return tensor.Float32
+	}
+	return tensor.Float64
 }
 
 // Scalar returns v as a Gorgonia scalar of dtype T.
