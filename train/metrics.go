@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"example.com/xent/internal/atomicfile"
+	"example.com/xent/metric"
 )
 
 // EpochMetrics is one line of the metrics log.
@@ -33,7 +34,7 @@ type EpochMetrics struct {
 }
 
 // epochMetrics is the line of the epoch just done, evaluated as ev.
-func (r *runner) epochMetrics(epoch int, ev Evaluation, imgPerS float64) EpochMetrics {
+func (r *runner) epochMetrics(epoch int, ev metric.Evaluation, imgPerS float64) EpochMetrics {
 	t := r.st.Epoch
 	return EpochMetrics{Epoch: epoch, Step: r.st.Step, LR: r.sched.LR(r.st.Step - 1),
 		TrainLoss: t.Loss / float64(max(t.Batches, 1)), TrainAcc: float64(t.Correct) / float64(max(t.Images, 1)),

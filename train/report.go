@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"example.com/xent/internal/blas"
+	"example.com/xent/metric"
 )
 
 // printStart writes the effective config, the data, the schedule and the model's summary,
@@ -61,7 +62,7 @@ func (r *runner) finish() (*Result, error) {
 }
 
 // printConfusion writes the confusion matrix with class names.
-func printConfusion(w io.Writer, ev Evaluation, classes []string) {
+func printConfusion(w io.Writer, ev metric.Evaluation, classes []string) {
 	fmt.Fprintf(w, "confusion matrix (rows: true class, columns: predicted)\n%12s", "")
 	for c := range ev.Confusion {
 		fmt.Fprintf(w, " %5.5s", classes[c])

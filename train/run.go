@@ -14,6 +14,7 @@ import (
 	"example.com/xent/data/cifar10"
 	"example.com/xent/internal/graphop"
 	"example.com/xent/loss"
+	"example.com/xent/metric"
 	"example.com/xent/model"
 	"example.com/xent/optim"
 )
@@ -25,7 +26,7 @@ var ErrInterrupted = errors.New("train: interrupted")
 // Result is what a finished run reports.
 type Result struct {
 	Metrics []EpochMetrics
-	Final   Evaluation
+	Final   metric.Evaluation
 }
 
 // runner holds a run's state.
@@ -42,9 +43,9 @@ type runner struct {
 	opt     optim.Optimizer
 	sched   optim.Schedule
 	train   *cifar10.Iterator
-	test    *cifar10.Iterator // the evaluation split: the test split, or the held-out training images with -val
-	look    *lookahead        // with -lookahead
-	last    *Evaluation       // of the model as it is now: the last epoch's, until a step changes it
+	test    *cifar10.Iterator  // the evaluation split: the test split, or the held-out training images with -val
+	look    *lookahead         // with -lookahead
+	last    *metric.Evaluation // of the model as it is now: the last epoch's, until a step changes it
 	st      state
 	start   time.Time
 	release func() // of the checkpoint folder's lock

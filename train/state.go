@@ -60,6 +60,7 @@ type state struct {
 	WallBefore     float64          `json:"wall_s"`                  // seconds spent by this run before its last resume
 	Recent         []float64        `json:"recent_losses,omitempty"` // the divergence guard's window: the last steps' training losses
 	Normalization  *Normalization   `json:"normalization,omitempty"` // of the images the weights were trained on (absent in older checkpoints)
+	Classes        []string         `json:"classes,omitempty"`       // the class names, in label order (absent in older checkpoints)
 }
 
 // Normalization is what the images were normalised with, per channel R, G, B in pixel
@@ -85,7 +86,7 @@ func (r *runner) save(best bool) error {
 	st := r.st
 	st.OptimizerSteps = r.opt.Steps()
 	n := r.normalization()
-	st.Normalization = &n
+	st.Normalization, st.Classes = &n, r.data.Classes
 	st.WallBefore += time.Since(r.start).Seconds()
 	meta, err := json.Marshal(st)
 	if err != nil {
