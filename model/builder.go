@@ -260,7 +260,7 @@ func (b *Builder) BatchNorm(name string, x *gorgonia.Node, c BatchNormConfig) *g
 		params = ch
 	}
 	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, c.Momentum, c.Eps)
-	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: params}, Op{Kind: OpBatchNorm, Name: name, Eps: c.Eps}, x)
+	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: params}, Op{Kind: OpBatchNorm, Name: name, Eps: c.Eps, Momentum: c.Momentum, FixedScale: c.FixedScale}, x)
 }
 
 // GELU is x*Phi(x), PyTorch's nn.GELU() (the exact form).

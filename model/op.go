@@ -6,7 +6,7 @@ type OpKind string
 // The kinds of Op, and the fields of Op each reads.
 const (
 	OpConv      OpKind = "conv"      // Kernel, Stride, Pad, Bias, ReLU; Inputs x and, for ConvAdd, the residual added before the ReLU
-	OpBatchNorm OpKind = "batchnorm" // Eps: (x - running_mean)/sqrt(running_var + Eps)*weight + bias
+	OpBatchNorm OpKind = "batchnorm" // Eps: (x - running_mean)/sqrt(running_var + Eps)*weight + bias; Momentum and FixedScale for training
 	OpReLU      OpKind = "relu"
 	OpGELU      OpKind = "gelu"    // x*Phi(x), the exact form
 	OpMaxPool   OpKind = "maxpool" // K: max over K x K windows, stride K, the last partial window dropped
@@ -30,7 +30,8 @@ type Op struct {
 
 	Kernel, Stride, Pad int     // conv
 	Bias, ReLU          bool    // conv: a bias parameter; the ReLU in its pass
-	Eps                 float64 // batchnorm
+	Eps, Momentum       float64 // batchnorm (Momentum: the new batch's weight in the running statistics, as PyTorch's)
+	FixedScale          bool    // batchnorm: the weight is not trained
 	K                   int     // maxpool
 	Scale               float64 // scale
 }

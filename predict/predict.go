@@ -41,6 +41,7 @@ type Classifier struct {
 	Mean, Std [3]float32 // the normalisation, per channel in pixel units: x' = (x - Mean)/Std
 	Flip      bool       // the logits are the mean of each image's and its mirror's
 	Batch     int        // images per pass of the model
+	Steps     int        // training steps the weights have had
 
 	mu   sync.Mutex
 	net  *model.Net
@@ -70,6 +71,7 @@ type card struct {
 		Std  [3]float32 `json:"std"`
 	} `json:"normalization"`
 	Classes []string `json:"classes"`
+	Step    int      `json:"step"`
 	Config  struct {
 		EvalBatch int    `json:"eval_batch"`
 		TTA       string `json:"tta"`
@@ -92,7 +94,8 @@ func Load(path string, opts ...Option) (*Classifier, error) {
 	case m.Normalization == nil || len(m.Classes) == 0:
 		return nil, fmt.Errorf("predict: %s: %w: it holds no normalisation or class names (written before xent stored them: train it again)", path, ErrNotClassifier)
 	}
-	c := &Classifier{Model: m.Model, Classes: m.Classes, Mean: m.Normalization.Mean, Std: m.Normalization.Std, Batch: max(m.Config.EvalBatch, 1)}
+	c := &Classifier{Model: m.Model, Classes: m.Classes, Mean: m.Normalization.Mean, Std: m.Normalization.Std,
+		Batch: max(m.Config.EvalBatch, 1), Steps: m.Step}
 	for _, o := range opts {
 		o(c)
 	}
@@ -245,6 +248,20 @@ func Resize(dst []byte, img image.Image) {
 			}
 		}
 	}
+}
+
+// Layers returns the model's layers as an exporter reads them (model.Net.Ops).
+func (c *Classifier) Layers() []model.Op { return c.net.Ops }
+
+// Tensor returns the shape and values of the model's tensor called name (a parameter or
+// a BatchNorm statistic, e.g. "block1.conv1.weight"), or false if it has none. The values
+// are the model's own: do not change them.
+func (c *Classifier) Tensor(name string) (shape []int, data []float32, ok bool) {
+	p := c.net.Params.Get(name)
+	if p == nil {
+		return nil, nil, false
+	}
+	return p.T.Shape().Clone(), graphop.Slice[float32](p.T), true
 }
 
 // A Prediction is a class and its probability.

@@ -1,6 +1,6 @@
 // Package atomicfile writes files so that a reader, or a crash, sees the old file or the
 // new one and never a part: a temporary file in the same folder, synced, renamed over the
-// path, and the folder synced.
+// path, and the folder synced. Files are made readable by all (0644), as os.WriteFile's.
 package atomicfile
 
 import (
@@ -17,7 +17,11 @@ func Write(path string, write func(io.Writer) error) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(f.Name()) // after a successful rename this finds nothing
+	defer os.Remove(f.Name())              // after a successful rename this finds nothing
+	if err := f.Chmod(0o644); err != nil { // CreateTemp's 0600 would hide a checkpoint or an export from other users
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if err := write(f); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)

@@ -21,6 +21,9 @@ func TestWrite(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != "new" {
 		t.Errorf("file holds %q", b)
 	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, %v; want 0644", st.Mode(), err)
+	}
 	// a failed write leaves the old file and no temporary one
 	err := Write(path, func(w io.Writer) error { w.Write([]byte("half")); return errors.New("disk full") })
 	if err == nil || !strings.Contains(err.Error(), path) {
