@@ -35,7 +35,7 @@ func Example() {
 	for x := range 100 {
 		img.Set(x, 30, color.RGBA{200, 40, 40, 255})
 	}
-	probs, err := c.Images(img)
+	probs, err := c.PredictImages(img)
 	if err != nil {
 		panic(err)
 	}

@@ -217,15 +217,25 @@ func softmaxRows(z []float32, k int) {
 	}
 }
 
-// Images returns the class probabilities of each image, [len(images)][K], each resized to
-// 32x32 with the CatmullRom filter (transparent pixels count as over black).
-func (c *Classifier) Images(images ...image.Image) ([][]float32, error) {
+// Predict returns the class probabilities [N,K] of N images, pixels [N,3,32,32]
+// (Probabilities writes them into a slice of the caller's, without an allocation).
+func (c *Classifier) Predict(pixels []byte) ([]float32, error) {
+	probs := make([]float32, len(pixels)/ImageSize*len(c.Classes))
+	if err := c.Probabilities(probs, pixels); err != nil {
+		return nil, err
+	}
+	return probs, nil
+}
+
+// PredictImages returns the class probabilities of each image, [len(images)][K], each
+// resized to 32x32 with the CatmullRom filter (transparent pixels count as over black).
+func (c *Classifier) PredictImages(images ...image.Image) ([][]float32, error) {
 	px := make([]byte, len(images)*ImageSize)
 	for i, img := range images {
 		Resize(px[i*ImageSize:(i+1)*ImageSize], img)
 	}
-	probs := make([]float32, len(images)*len(c.Classes))
-	if err := c.Probabilities(probs, px); err != nil {
+	probs, err := c.Predict(px)
+	if err != nil {
 		return nil, err
 	}
 	out := make([][]float32, len(images))

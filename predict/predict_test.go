@@ -97,7 +97,7 @@ func TestClassifier(t *testing.T) {
 		t.Errorf("Top: %+v", top)
 	}
 	// an image of another size is resized
-	if res, err := c.Images(image.NewGray(image.Rect(0, 0, 50, 70))); err != nil || len(res) != 1 || len(res[0]) != 10 {
+	if res, err := c.PredictImages(image.NewGray(image.Rect(0, 0, 50, 70))); err != nil || len(res) != 1 || len(res[0]) != 10 {
 		t.Errorf("Images: %v, %v", res, err)
 	}
 	if err := c.Probabilities(make([]float32, 9), px[:predict.ImageSize]); err == nil {

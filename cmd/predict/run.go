@@ -114,7 +114,7 @@ func classify(c *predict.Classifier, file string, top int) (imageResult, error) 
 	if format != "png" && format != "jpeg" {
 		return imageResult{}, fmt.Errorf("a %s image: want PNG or JPEG", format)
 	}
-	probs, err := c.Images(img)
+	probs, err := c.PredictImages(img)
 	if err != nil {
 		return imageResult{}, err
 	}
