@@ -9,9 +9,13 @@
 package blas
 
 import (
-	"example.com/xent/internal/vmath"
+	"fmt"
+	"os"
 	"runtime"
 	"sync"
+
+	"example.com/xent/internal/cpuinfo"
+	"example.com/xent/internal/vmath"
 
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -35,15 +39,33 @@ var (
 // kernels: 129-152 GFLOP/s on one core against 112-126 at airbench's shapes, and resnet-tiny
 // and cnn-small trained ~3% faster with it taking products down to 16 rows and 16 steps
 // than from 32 rows and 64 steps.
+//
+// On AMD's family 0x19 (Zen 4, whose AVX-512 runs on 256-bit units) the order reverses:
+// OpenBLAS's sgemm (its Cooperlake kernels) ran 83-95 GFLOP/s on one core at the linear
+// cross-entropy's shapes and 35-55 at the convolutions', xent's kernel 38-43 and 18-22, so
+// OpenBLAS, where it is built in, takes every product there. XENT_GEMM=xent or
+// XENT_GEMM=openblas overrides the choice (a process's results depend on it bit for bit, so
+// it is fixed for the process: by the processor, not by a measurement at start).
 var simdSgemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
 // Name says which implementation runs.
 func Name() string {
-	if simdSgemm != nil {
-		return name + ", with xent's AVX-512 kernel for large float32 products"
+	n := name
+	switch {
+	case simdSgemm != nil && name == gonumName:
+		n = "xent's AVX-512 kernel for float32, " + name + " for float64"
+	case simdSgemm != nil && simdOverBLAS:
+		n = name + ", with xent's AVX-512 kernel for large float32 products"
 	}
-	return name
+	if env := os.Getenv("XENT_GEMM"); env != "" && env != "xent" && env != "openblas" {
+		n += fmt.Sprintf(" (XENT_GEMM=%q ignored: want xent or openblas)", env)
+	}
+	return n
 }
+
+// Allocates reports whether a float32 product allocates: gonum's GEMM makes its work buffers
+// on every call; OpenBLAS and xent's AVX-512 kernel do not.
+func Allocates() bool { return name == gonumName && simdSgemm == nil }
 
 // FastPathHint is one line on getting the fast path, or "" when it is in use.
 func FastPathHint() string {
@@ -54,6 +76,19 @@ func FastPathHint() string {
 }
 
 const simdMinRows, simdMinCols, simdMinDepth = 16, 32, 16
+
+// simdOverBLAS says whether xent's kernel takes the large float32 products from OpenBLAS.
+var simdOverBLAS = preferSIMD(os.Getenv("XENT_GEMM"), cpuinfo.AMDFamily())
+
+func preferSIMD(env string, amdFamily int) bool {
+	switch env {
+	case "xent":
+		return true
+	case "openblas":
+		return false
+	}
+	return amdFamily != 0x19
+}
 
 // minSplitFlops is the size of product, in multiply-adds, above which it is split across
 // cores.
@@ -92,7 +127,7 @@ func gemm[T vmath.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda i
 	}
 	switch a := any(a).(type) {
 	case []float32:
-		if simdSgemm != nil && (m >= simdMinRows && n >= simdMinCols && k >= simdMinDepth || name == gonumName) {
+		if simdSgemm != nil && (simdOverBLAS && m >= simdMinRows && n >= simdMinCols && k >= simdMinDepth || name == gonumName) {
 			simdSgemm(transA, transB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 			return
 		}

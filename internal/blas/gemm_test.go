@@ -216,3 +216,15 @@ func BenchmarkGemmMLP(b *testing.B) {
 		})
 	}
 }
+
+func TestPreferSIMD(t *testing.T) {
+	for _, c := range []struct {
+		env    string
+		family int
+		want   bool
+	}{{"", 0x19, false}, {"", 0x1A, true}, {"", 0, true}, {"xent", 0x19, true}, {"openblas", 0x1A, false}} {
+		if got := preferSIMD(c.env, c.family); got != c.want {
+			t.Errorf("XENT_GEMM=%q, AMD family %#x: xent's kernel %v, want %v", c.env, c.family, got, c.want)
+		}
+	}
+}
