@@ -35,6 +35,9 @@ func NewNLLLossKernel[T Float](k int, opts ...Option) (*NLLLossKernel[T], error)
 	if err != nil {
 		return nil, err
 	}
+	if err := o.logitOnly("NLL"); err != nil {
+		return nil, err
+	}
 	if o.Smoothing != 0 {
 		return nil, fmt.Errorf("loss: NLL takes no label smoothing (use SoftmaxCrossEntropy): %w", ErrOption)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"gorgonia.org/gorgonia"
 )
 
 // Reduction says how per-row losses become the node's value, as PyTorch's reduction argument.
@@ -60,6 +62,10 @@ type Options struct {
 	HasIgnore bool
 	Smoothing float64 // label smoothing eps in [0, 1]: target (1-eps)*onehot + eps/K
 	Units     Units
+	ZLoss     float64 // c >= 0: each counted row adds c*w[y_n]*lse_n^2 (softmax losses only)
+	Softcap   float64 // s > 0 replaces logits z by s*tanh(z/s); 0 leaves them (softmax losses only)
+
+	bias *gorgonia.Node // LinearCrossEntropy's bias [V], WithBias; no kernel reads it
 }
 
 // An Option sets one field of Options.
@@ -83,6 +89,19 @@ func WithIgnore(label int) Option {
 // WithSmoothing sets label smoothing eps: the target becomes (1-eps)*onehot(y) + eps/K.
 func WithSmoothing(eps float64) Option { return func(o *Options) { o.Smoothing = eps } }
 
+// WithZLoss adds PaLM's auxiliary z-loss c*lse_n^2 to each counted row's loss, lse_n the
+// log-sum-exp of the row's logits (weighted by w[y_n] like the rest of the row), which keeps
+// the softmax's normaliser near 1. c = 0 (the default) turns it off. Softmax losses only.
+func WithZLoss(c float64) Option { return func(o *Options) { o.ZLoss = c } }
+
+// WithSoftcap replaces each logit z by s*tanh(z/s) before the loss (Gemma 2's soft-capping),
+// which bounds the logits to (-s, s). s = 0 (the default) turns it off. Softmax losses only.
+func WithSoftcap(s float64) Option { return func(o *Options) { o.Softcap = s } }
+
+// WithBias gives LinearCrossEntropy a bias b [V]: the logits become h w^T + b. Other losses
+// refuse it.
+func WithBias(b *gorgonia.Node) Option { return func(o *Options) { o.bias = b } }
+
 // WithUnits reports the loss in Nats (the default) or Bits.
 func WithUnits(u Units) Option { return func(o *Options) { o.Units = u } }
 
@@ -96,6 +115,9 @@ func NewOptions(k int, opts ...Option) (Options, error) {
 }
 
 func (o *Options) check(k int) error {
+	if o.bias != nil {
+		return fmt.Errorf("loss: WithBias is LinearCrossEntropy's option, for a node: %w", ErrOption)
+	}
 	if o.Reduction < Mean || o.Reduction > None {
 		return fmt.Errorf("loss: unknown reduction %v", o.Reduction)
 	}
@@ -104,6 +126,12 @@ func (o *Options) check(k int) error {
 	}
 	if !(o.Smoothing >= 0 && o.Smoothing <= 1) {
 		return fmt.Errorf("loss: label smoothing %v outside [0, 1]", o.Smoothing)
+	}
+	if !(o.ZLoss >= 0) || math.IsInf(o.ZLoss, 0) {
+		return fmt.Errorf("loss: z-loss coefficient %v: want a finite c >= 0", o.ZLoss)
+	}
+	if !(o.Softcap >= 0) || math.IsInf(o.Softcap, 0) {
+		return fmt.Errorf("loss: soft-cap %v: want a finite s > 0, or 0 for none", o.Softcap)
 	}
 	if o.Weights != nil && len(o.Weights) != k {
 		return fmt.Errorf("loss: %d class weights for %d classes: %w", len(o.Weights), k, ErrShape)
@@ -132,12 +160,27 @@ func (o *Options) weight(c int) float64 {
 	return o.Weights[c]
 }
 
+// logitOnly refuses the options that act on logits (z-loss, soft-capping) for a loss that
+// takes none.
+func (o *Options) logitOnly(loss string) error {
+	if o.ZLoss != 0 || o.Softcap != 0 {
+		return fmt.Errorf("loss: %s takes no z-loss or soft-cap (they act on logits; use SoftmaxCrossEntropy): %w", loss, ErrOption)
+	}
+	return nil
+}
+
 func (o *Options) ignored(label int) bool { return o.HasIgnore && label == o.Ignore }
 
 // String encodes every option, so that nodes with different options never share a hash.
 func (o *Options) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "reduction=%v units=%v smoothing=%v", o.Reduction, o.Units, o.Smoothing)
+	if o.ZLoss != 0 {
+		fmt.Fprintf(&b, " zloss=%v", o.ZLoss)
+	}
+	if o.Softcap != 0 {
+		fmt.Fprintf(&b, " softcap=%v", o.Softcap)
+	}
 	if o.HasIgnore {
 		fmt.Fprintf(&b, " ignore=%d", o.Ignore)
 	}

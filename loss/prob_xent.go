@@ -89,6 +89,9 @@ func (x *probKernel[T]) init(k int, kl bool, opts []Option) error {
 	if err != nil {
 		return err
 	}
+	if err := o.logitOnly(probName(kl)); err != nil {
+		return err
+	}
 	if o.HasIgnore || kl && (o.Weights != nil || o.Smoothing != 0) {
 		takes := "reduction, units, weights and smoothing"
 		if kl {

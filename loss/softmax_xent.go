@@ -2,6 +2,7 @@ package loss
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -26,6 +27,9 @@ import (
 //	                    - (1-eps)*w[y_n]*[j = y_n] - (eps/K)*w[j]),
 //
 // which without weights is the familiar g/D * (softmax(z_n) - (1-eps)*onehot(y_n) - eps/K).
+// WithZLoss(c) adds c*w[y_n]*lse_n^2 to l_n and so 2c*w[y_n]*lse_n*softmax(z_n) to its
+// gradient. WithSoftcap(s) first replaces z by s*tanh(z/s): everything above runs on the
+// capped logits, and the gradient is multiplied by their derivative 1 - tanh^2(z/s).
 // Rows with the ignored label count nowhere. In Bits both are divided by ln 2. When no row
 // counts (every label ignored, or the weights of the counted rows sum to 0), Mean gives loss 0
 // and gradient 0 rather than PyTorch's NaN, so that a fully masked batch is a no-op step.
@@ -47,6 +51,12 @@ type SoftmaxCrossEntropyKernel[T Float] struct {
 	dlogits []T
 	g       []T
 	c       []float64 // per row: g/D, the backward's factor
+	// With a soft-cap, the capped logits s*tanh(z/s) [N,K] that both passes run on: a
+	// buffer of the kernel's, or the logits themselves when capInPlace (the linear
+	// cross-entropy's chunks, which are its own).
+	capped     []T
+	capInPlace bool
+	zc         []T
 }
 
 // NewSoftmaxCrossEntropyKernel returns the kernel for k classes with the given options.
@@ -83,9 +93,14 @@ func (x *SoftmaxCrossEntropyKernel[T]) Forward(logits []T, labels []int) (float6
 	x.stats.resize(n)
 	x.rows, x.c = resized(x.rows, n), resized(x.c, n)
 	x.logits, x.labels, x.grad = logits, labels, false
+	x.zc = logits
+	if x.opts.Softcap > 0 && !x.capInPlace {
+		x.capped = resized(x.capped, len(logits))
+		x.zc = x.capped
+	}
 	x.fault.reset(n)
 	parallel.For(n, minRows(x.k), x)
-	x.logits = nil
+	x.logits, x.zc = nil, nil
 	if r := x.fault.at(n); r >= 0 {
 		return 0, x.faultAt(logits, labels, r)
 	}
@@ -123,8 +138,12 @@ func (x *SoftmaxCrossEntropyKernel[T]) Backward(dlogits, logits []T, labels []in
 	}
 	checkUpstream("SoftmaxCrossEntropyKernel", x.opts.Reduction, len(g), n)
 	x.dlogits, x.logits, x.labels, x.g, x.grad = dlogits, logits, labels, g, true
+	x.zc = logits
+	if x.opts.Softcap > 0 && !x.capInPlace {
+		x.zc = x.capped
+	}
 	parallel.For(n, minRows(x.k), x)
-	x.dlogits, x.logits, x.g = nil, nil, nil
+	x.dlogits, x.logits, x.zc, x.g = nil, nil, nil, nil
 }
 
 // Run computes rows [lo, hi) of the current pass; parallel.For calls it.
@@ -141,7 +160,10 @@ func (x *SoftmaxCrossEntropyKernel[T]) Run(lo, hi int) {
 // logarithms, long chains of dependent multiplies, overlap from row to row.
 func (x *SoftmaxCrossEntropyKernel[T]) forwardRows(lo, hi int) {
 	k, o, st := x.k, &x.opts, &x.stats
-	st.compute(x.logits, k, lo, hi)
+	if o.Softcap > 0 {
+		x.softcapRows(lo, hi)
+	}
+	st.compute(x.zc, k, lo, hi)
 	eps, unit := o.Smoothing, o.unitScale()
 	for n := lo; n < hi; n++ {
 		y := x.labels[n]
@@ -153,9 +175,13 @@ func (x *SoftmaxCrossEntropyKernel[T]) forwardRows(lo, hi int) {
 			x.fault.report(n)
 			continue
 		}
-		m, z := float64(st.m[n]), x.logits[n*k:(n+1)*k]
+		m, z := float64(st.m[n]), x.zc[n*k:(n+1)*k]
 		logS := st.l[n]
 		l := (1 - eps) * o.weight(y) * (m - float64(z[y]) + logS)
+		if o.ZLoss > 0 {
+			lse := m + logS
+			l += o.ZLoss * o.weight(y) * lse * lse
+		}
 		if eps > 0 {
 			// sum_k w[k]*(lse - z[k]), with lse - z[k] = (m - z[k]) + log s
 			smooth := float64(k)*logS - st.t[n]
@@ -186,19 +212,24 @@ func (x *SoftmaxCrossEntropyKernel[T]) backwardRows(lo, hi int) {
 			c = float64(g) * unit / x.norm
 		}
 		x.c[n] = c
+		zl := 0.0 // the z-loss's share of the softmax's coefficient: 2c*w[y]*lse
+		if c != 0 && o.ZLoss > 0 {
+			zl = 2 * o.ZLoss * o.weight(x.labels[n]) * (float64(st.m[n]) + st.l[n])
+		}
 		switch {
 		case c == 0:
 			st.a[n], st.b[n] = 0, 0
 		case o.Weights == nil:
-			st.a[n], st.b[n] = c/st.s[n], -c*eps/float64(k)
+			st.a[n], st.b[n] = c*(1+zl)/st.s[n], -c*eps/float64(k)
 		default:
-			st.a[n], st.b[n] = c*((1-eps)*o.Weights[x.labels[n]]+eps/float64(k)*x.wSum)/st.s[n], 0
+			st.a[n], st.b[n] = c*((1-eps)*o.Weights[x.labels[n]]+eps/float64(k)*x.wSum+zl)/st.s[n], 0
 		}
 	}
-	st.expAffine(x.dlogits, x.logits, k, lo, hi)
+	st.expAffine(x.dlogits, x.zc, k, lo, hi)
 	for n := lo; n < hi; n++ {
 		dz, c := x.dlogits[n*k:(n+1)*k], x.c[n]
-		if c == 0 || k == 1 { // ignored rows (their logits were never checked); K = 1 has gradient 0
+		// ignored rows (their logits were never checked); K = 1 has gradient 0 but for the z-loss
+		if c == 0 || k == 1 && o.ZLoss == 0 {
 			clear(dz)
 			continue
 		}
@@ -209,6 +240,35 @@ func (x *SoftmaxCrossEntropyKernel[T]) backwardRows(lo, hi int) {
 			}
 		}
 		dz[y] = T(float64(dz[y]) - c*(1-eps)*o.weight(y))
+		if o.Softcap > 0 {
+			softcapGrad(dz, x.zc[n*k:(n+1)*k], T(o.Softcap))
+		}
+	}
+}
+
+// softcapRows writes the capped logits s*tanh(z/s) of rows [lo, hi) into zc. A row with a
+// non-finite logit is reported, since capping would hide an infinity.
+func (x *SoftmaxCrossEntropyKernel[T]) softcapRows(lo, hi int) {
+	k, s := x.k, x.opts.Softcap
+	for n := lo; n < hi; n++ {
+		z, zc := x.logits[n*k:(n+1)*k], x.zc[n*k:(n+1)*k]
+		bad := false
+		for j, v := range z {
+			bad = bad || !finite(float64(v))
+			zc[j] = T(s * math.Tanh(float64(v)/s))
+		}
+		if bad && !x.opts.ignored(x.labels[n]) {
+			x.fault.report(n)
+		}
+	}
+}
+
+// softcapGrad multiplies dz [K] by the derivative of the soft-cap at z: with zc = s*tanh(z/s),
+// d zc/dz = 1 - tanh^2(z/s) = 1 - (zc/s)^2.
+func softcapGrad[T Float](dz, zc []T, s T) {
+	for j, v := range zc {
+		t := v / s
+		dz[j] *= 1 - t*t
 	}
 }
 

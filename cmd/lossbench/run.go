@@ -52,6 +52,10 @@ type config struct {
 	target  time.Duration // length of one timed run
 	threads int           // GOMAXPROCS
 	json    string
+	linear  [][3]int // -linear's NxDxV shapes; nil runs the softmax cross-entropy table
+	peer    string   // -peer: PyTorch's linear_xent_bench.py, run beside -linear
+	peak    float64  // -peak: the machine's FMA peak in GFLOP/s, for -linear's peak_fraction
+	chunk   int      // -chunk: the fused kernel's rows per chunk; 0 is its default, N/36
 }
 
 func parseFlags(args []string) (config, error) {
@@ -63,8 +67,37 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.target, "target", 200*time.Millisecond, "duration of one timed run")
 	fs.IntVar(&c.threads, "threads", runtime.GOMAXPROCS(0), "GOMAXPROCS")
 	fs.StringVar(&c.json, "json", "", "also write the rows as a JSON array to this file")
-	if err := fs.Parse(args); err != nil {
+	linear := fs.String("linear", "", "NxDxV,...: time the cross-entropy of a linear layer instead, fused and unfused (alone: "+defaultLinear+")")
+	fs.StringVar(&c.peer, "peer", "", "with -linear: PyTorch's linear_xent_bench.py, run on each shape after xent")
+	fs.IntVar(&c.chunk, "chunk", 0, "with -linear: the fused kernel's rows per chunk (0: N/36, a 1/32 of the logits' memory)")
+	fs.Float64Var(&c.peak, "peak", 0, "with -linear: this machine's FMA peak in GFLOP/s, to report the fraction reached")
+	if err := fs.Parse(linearArgs(args)); err != nil {
 		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	runsSet := false
+	fs.Visit(func(f *flag.Flag) { runsSet = runsSet || f.Name == "runs" })
+	if *linear != "" {
+		if *linear == "default" {
+			*linear = defaultLinear
+		}
+		var err error
+		if c.linear, err = parseLinear(*linear); err != nil {
+			return c, err
+		}
+		if !runsSet {
+			c.runs = 3 // a step takes seconds
+		}
+	} else if c.peer != "" || c.peak != 0 || c.chunk != 0 {
+		return c, fmt.Errorf("-peer, -peak and -chunk go with -linear")
+	}
+	if c.chunk < 0 {
+		return c, fmt.Errorf("-chunk %d: want rows >= 1, or 0 for the default", c.chunk)
+	}
+	if c.peak < 0 || math.IsNaN(c.peak) || math.IsInf(c.peak, 0) {
+		return c, fmt.Errorf("-peak %v: want GFLOP/s > 0", c.peak)
 	}
 	for _, s := range strings.Split(*shapes, ",") {
 		n, k, ok := strings.Cut(strings.TrimSpace(s), "x")
@@ -93,6 +126,9 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	runtime.GOMAXPROCS(c.threads)
+	if c.linear != nil {
+		return runLinear(c, stdout)
+	}
 	fmt.Fprintf(stdout, "lossbench: %s/%s, GOMAXPROCS=%d, AVX-512 kernels %v, %d runs of %v (median [min-max])\n",
 		runtime.GOOS, runtime.GOARCH, c.threads, vmath.SIMD(), c.runs, c.target)
 	const format = "%-8s %6v %6v %27v %27v %6v %7v %8v %10v\n"
@@ -111,14 +147,19 @@ func run(args []string, stdout io.Writer) error {
 				fmt.Sprintf("%.2f", r.GBps), fmt.Sprintf("%.0f", r.Allocs), fmt.Sprintf("%.2g", float64(r.MaxErr)), r.Nonfinite)
 		}
 	}
-	if c.json == "" {
+	return writeJSON(c.json, rows)
+}
+
+// writeJSON writes rows as an indented JSON array to path, atomically; "" writes nothing.
+func writeJSON(path string, rows any) error {
+	if path == "" {
 		return nil
 	}
 	b, err := json.MarshalIndent(rows, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteBytes(c.json, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("-json: %w", err)
 	}
 	return nil

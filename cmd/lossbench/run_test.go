@@ -56,3 +56,55 @@ func TestFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLinearWritesTableAndJSON(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "linear.json")
+	var stdout bytes.Buffer
+	if err := run([]string{"-linear", "64x8x300,40x5x77", "-runs", "1", "-chunk", "16", "-peak", "100", "-json", out}, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(b, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 6 {
+		t.Fatalf("%d rows, want 2 shapes x 3 impls:\n%s", len(rows), stdout.String())
+	}
+	for _, r := range rows {
+		for _, key := range []string{"framework", "impl", "n", "d", "v", "dtype", "fwdbwd_us", "gflops", "extra_bytes", "max_err", "peak_fraction"} {
+			if _, ok := r[key]; !ok {
+				t.Errorf("row %v lacks key %q", r, key)
+			}
+		}
+		if e, ok := r["max_err"].(float64); !ok || e > 1e-5 {
+			t.Errorf("%v at %vx%vx%v: max err %v", r["impl"], r["n"], r["d"], r["v"], r["max_err"])
+		}
+	}
+	if rows[0]["impl"] != "fused" || rows[0]["n"].(float64) != 64 || rows[5]["impl"] != "unfused" || rows[5]["v"].(float64) != 77 {
+		t.Errorf("rows out of order: %v ... %v", rows[0], rows[5])
+	}
+	// the fused kernel holds a chunk of 16 rows of logits; the unfused one all 64, twice
+	fused, unfused := rows[0]["extra_bytes"].(float64), rows[2]["extra_bytes"].(float64)
+	if fused >= unfused {
+		t.Errorf("fused kernel's extra memory %v, not below the unfused %v", fused, unfused)
+	}
+}
+
+func TestLinearFlags(t *testing.T) {
+	c, err := parseFlags([]string{"-linear"})
+	if err != nil || len(c.linear) != 3 || c.linear[2] != [3]int{2048, 2048, 128256} || c.runs != 3 {
+		t.Errorf("-linear alone: %v, %v; want the 3 default shapes, 3 runs", c.linear, err)
+	}
+	if c, err = parseFlags([]string{"-linear", "-runs", "2"}); err != nil || len(c.linear) != 3 || c.runs != 2 {
+		t.Errorf("-linear -runs 2: %v, runs %d, %v", c.linear, c.runs, err)
+	}
+	for _, args := range [][]string{{"-linear", "10x5"}, {"-linear", "0x5x5"}, {"-peer", "x.py"}, {"-linear", "-chunk", "-1"}, {"-chunk", "4"}, {"-linear", "-peak", "-3"}} {
+		if _, err := parseFlags(args); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
