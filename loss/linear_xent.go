@@ -26,8 +26,10 @@ import (
 // under 1/32 of the logits' size when N >= 1,152 and V >= 1,000.
 //
 // ForwardBackward forms the gradients in the same pass as the loss, 6NDV flops; Forward
-// alone is 2NDV, and Backward after it recomputes each chunk's logits, 6NDV more. A kernel
-// reused for the same shapes allocates nothing; it is not safe for concurrent use.
+// alone is 2NDV, and Backward after it recomputes each chunk's logits, 6NDV more. With few
+// rows and many classes (N <= 2048, V >= 9,216; see blocksPay) the kernel goes by blocks of
+// classes instead, in two passes (linear_xent_blocked.go). A kernel reused for the same
+// shapes allocates nothing; it is not safe for concurrent use.
 type LinearCrossEntropyKernel[T Float] struct {
 	opts  Options
 	v     int
@@ -40,7 +42,28 @@ type LinearCrossEntropyKernel[T Float] struct {
 	sum   colSum[T]
 
 	chunkRows int // rows per chunk; 0 picks it from N
+	blockCols int // classes per block; 0 picks it from V
+	algorithm LinearAlgorithm
+	blk       blockStats[T] // the class blocks' per-row accumulators (linear_xent_blocked.go)
+	task      blockTask[T]
+	coef      []float64
 }
+
+// A LinearAlgorithm is how LinearCrossEntropyKernel goes over the logits.
+type LinearAlgorithm int
+
+const (
+	LinearAuto        LinearAlgorithm = iota // by the shapes: class blocks when few rows share many classes
+	LinearRowChunks                          // chunks of rows with whole rows of logits, one pass (6NDV)
+	LinearClassBlocks                        // blocks of classes over all rows, two passes (8NDV)
+)
+
+// SetBlockClasses sets the classes per block of LinearClassBlocks (c >= 1), or with 0 the
+// default (V/36).
+func (x *LinearCrossEntropyKernel[T]) SetBlockClasses(c int) { x.blockCols = max(c, 0) }
+
+// SetAlgorithm chooses the algorithm (LinearAuto by default).
+func (x *LinearCrossEntropyKernel[T]) SetAlgorithm(a LinearAlgorithm) { x.algorithm = a }
 
 // NewLinearCrossEntropyKernel returns the kernel for v classes with the options of
 // SoftmaxCrossEntropyKernel.
@@ -86,8 +109,10 @@ func (x *LinearCrossEntropyKernel[T]) ChunkRows(n int) int {
 func (x *LinearCrossEntropyKernel[T]) ScratchBytes() int {
 	size := int(sizeOf[T]())
 	st := &x.inner.stats
-	b := size*(cap(x.z)+cap(x.dz)+cap(x.g)+cap(st.m)+cap(x.inner.capped)) +
+	bs := &x.blk
+	b := size*(cap(x.z)+cap(x.dz)+cap(x.g)+cap(st.m)+cap(x.inner.capped)+cap(bs.m)) +
 		8*(cap(x.rows)+cap(st.s)+cap(st.t)+cap(st.l)+cap(st.a)+cap(st.b)+cap(x.inner.rows)+cap(x.inner.c)) +
+		8*(cap(bs.s)+cap(bs.sum)+cap(bs.wz)+cap(bs.zy)+cap(x.coef)) + cap(bs.bad) +
 		4*(cap(st.s32)+cap(st.t32)+cap(st.l32)+cap(st.a32)+cap(st.b32))
 	return b
 }
@@ -154,6 +179,9 @@ func (x *LinearCrossEntropyKernel[T]) run(dh, dw, db, h, w, b []T, labels []int,
 	if err := x.normalise(labels); err != nil {
 		return 0, err
 	}
+	if vb := x.classBlock(n, d); vb > 0 {
+		return x.runBlocked(dh, dw, db, h, w, b, labels, g, grad, vb)
+	}
 	x.n, x.d = n, d
 	x.rows = resized(x.rows, n)
 	r := x.ChunkRows(n)
@@ -196,6 +224,31 @@ func (x *LinearCrossEntropyKernel[T]) run(dh, dw, db, h, w, b []T, labels []int,
 			accumulate = 0
 		}
 		blas.Gemm(true, false, v, d, rows, 1, gz, v, hc, d, accumulate, dw, d)
+	}
+	if x.opts.Reduction == Mean {
+		if x.norm == 0 {
+			return 0, nil
+		}
+		return total / x.norm, nil
+	}
+	return total, nil
+}
+
+// runBlocked is run by class blocks: Forward is pass 1, Backward pass 2 on the statistics
+// Forward kept, ForwardBackward both.
+func (x *LinearCrossEntropyKernel[T]) runBlocked(dh, dw, db, h, w, b []T, labels []int, g []T, grad bool, vb int) (float64, error) {
+	n := len(labels)
+	var total float64
+	if !grad || g == nil {
+		x.n, x.d = n, len(h)/n
+		x.rows = resized(x.rows, n)
+		var err error
+		if total, err = x.blockedForward(h, w, b, labels, vb); err != nil {
+			return 0, err
+		}
+	}
+	if grad {
+		x.blockedBackward(dh, dw, db, h, w, b, labels, g, vb)
 	}
 	if x.opts.Reduction == Mean {
 		if x.norm == 0 {

@@ -85,15 +85,18 @@ func (c *linearCase) unfused(t *testing.T, opts []Option) (l float64, rows, dh, 
 	return l, rows, dh, dw, db
 }
 
-// linearRun runs the kernel in dtype T with the given rows per chunk, fused (ForwardBackward,
-// scaled by g as the graph node does) or not (Forward, then Backward).
-func linearRun[T Float](t *testing.T, c linearCase, opts []Option, chunk int, fused bool) (l float64, rows, dh, dw, db []float64) {
+// linearRunWith runs the kernel in dtype T with the given algorithm, chunk being the rows per
+// chunk or the classes per block, fused (ForwardBackward, scaled by g as the graph node does)
+// or not (Forward, then Backward).
+func linearRunWith[T Float](t *testing.T, c linearCase, opts []Option, alg LinearAlgorithm, chunk int, fused bool) (l float64, rows, dh, dw, db []float64) {
 	t.Helper()
 	x, err := NewLinearCrossEntropyKernel[T](c.v, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	x.SetAlgorithm(alg)
 	x.SetChunkRows(chunk)
+	x.SetBlockClasses(chunk)
 	h, w := convert[T](c.h), convert[T](c.w)
 	var b, gb []T
 	if c.b != nil {
@@ -129,16 +132,18 @@ func TestLinearXentMatchesUnfused(t *testing.T) {
 			for _, bias := range []bool{false, true} {
 				c := newLinearCase(rand.New(rand.NewPCG(5, uint64(len(tc.name)))), n, d, v, bias, o)
 				l0, rows0, dh0, dw0, db0 := c.unfused(t, tc.opts)
-				for _, chunk := range []int{1, 3, 0, n} {
-					for _, fused := range []bool{false, true} {
-						if fused && o.Reduction == None {
-							continue
+				for _, alg := range []LinearAlgorithm{LinearRowChunks, LinearClassBlocks} {
+					for _, chunk := range []int{1, 3, 0, n} {
+						for _, fused := range []bool{false, true} {
+							if fused && o.Reduction == None {
+								continue
+							}
+							what := fmt.Sprintf("algorithm %d bias=%v chunk=%d fused=%v", alg, bias, chunk, fused)
+							l, rows, dh, dw, db := linearRunWith[float64](t, c, tc.opts, alg, chunk, fused)
+							closeTo(t, what+" float64", l, rows, dh, dw, db, l0, rows0, dh0, dw0, db0, 1e-12)
+							l, rows, dh, dw, db = linearRunWith[float32](t, c, tc.opts, alg, chunk, fused)
+							closeTo(t, what+" float32", l, rows, dh, dw, db, l0, rows0, dh0, dw0, db0, 2e-5)
 						}
-						what := fmt.Sprintf("bias=%v chunk=%d fused=%v", bias, chunk, fused)
-						l, rows, dh, dw, db := linearRun[float64](t, c, tc.opts, chunk, fused)
-						closeTo(t, what+" float64", l, rows, dh, dw, db, l0, rows0, dh0, dw0, db0, 1e-12)
-						l, rows, dh, dw, db = linearRun[float32](t, c, tc.opts, chunk, fused)
-						closeTo(t, what+" float32", l, rows, dh, dw, db, l0, rows0, dh0, dw0, db0, 2e-5)
 					}
 				}
 			}
@@ -170,7 +175,7 @@ func TestLinearXentGradCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o, _ := NewOptions(v, tc.opts...)
 			c := newLinearCase(rand.New(rand.NewPCG(8, uint64(len(tc.name)))), n, d, v, true, o)
-			_, _, dh, dw, db := linearRun[float64](t, c, tc.opts, 2, false)
+			_, _, dh, dw, db := linearRunWith[float64](t, c, tc.opts, LinearClassBlocks, 2, false)
 			loss := func(h, w, b []float64) float64 {
 				x, _ := NewLinearCrossEntropyKernel[float64](v, tc.opts...)
 				x.SetChunkRows(4)
@@ -292,14 +297,19 @@ func TestLinearXentErrors(t *testing.T) {
 	y := append([]int(nil), c.y...)
 	y[7] = v
 	var ie *InputError
-	if _, err := x.Forward(c.h, c.w, c.b, y); !errors.As(err, &ie) || ie.Row != 7 || !errors.Is(err, ErrLabel) {
-		t.Errorf("label out of range at row 7: got %v", err)
-	}
 	h := append([]float64(nil), c.h...)
 	h[8*d+1] = math.NaN()
-	if _, err := x.Forward(h, c.w, c.b, c.y); !errors.As(err, &ie) || ie.Row != 8 || !errors.Is(err, ErrNonFinite) {
-		t.Errorf("NaN in row 8 of h: got %v", err)
+	for _, alg := range []LinearAlgorithm{LinearRowChunks, LinearClassBlocks} {
+		x.SetAlgorithm(alg)
+		x.SetBlockClasses(2)
+		if _, err := x.Forward(c.h, c.w, c.b, y); !errors.As(err, &ie) || ie.Row != 7 || !errors.Is(err, ErrLabel) {
+			t.Errorf("algorithm %d: label out of range at row 7: got %v", alg, err)
+		}
+		if _, err := x.Forward(h, c.w, c.b, c.y); !errors.As(err, &ie) || ie.Row != 8 || !errors.Is(err, ErrNonFinite) {
+			t.Errorf("algorithm %d: NaN in row 8 of h: got %v", alg, err)
+		}
 	}
+	x.SetAlgorithm(LinearAuto)
 	if _, err := x.Forward(c.h, c.w[1:], c.b, c.y); !errors.Is(err, ErrShape) {
 		t.Errorf("w of the wrong size: got %v", err)
 	}
@@ -339,12 +349,21 @@ func TestSoftcapRefusesInfiniteLogits(t *testing.T) {
 }
 
 func TestLinearXentScratch(t *testing.T) {
-	const n, d, v = 2304, 8, 1000
+	for _, tc := range []struct {
+		n, d, v int
+		alg     LinearAlgorithm
+	}{{2304, 8, 1000, LinearRowChunks}, {1152, 4, 20000, LinearClassBlocks}} {
+		testScratch(t, tc.n, tc.d, tc.v, tc.alg)
+	}
+}
+
+func testScratch(t *testing.T, n, d, v int, alg LinearAlgorithm) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	h, w := to32(randLogits(rng, n, d, 1)), to32(randLogits(rng, v, d, 1))
 	y := labelsFor(rng, n, v, false)
 	for _, opts := range [][]Option{nil, {WithSoftcap(10)}} {
 		x, _ := NewLinearCrossEntropyKernel[float32](v, opts...)
+		x.SetAlgorithm(alg)
 		gh, gw, gb := make([]float32, n*d), make([]float32, v*d), make([]float32, v)
 		run := func() {
 			if _, err := x.ForwardBackward(gh, gw, gb, h, w, make([]float32, v), y); err != nil {
@@ -353,13 +372,13 @@ func TestLinearXentScratch(t *testing.T) {
 		}
 		run()
 		if got, limit := x.ScratchBytes(), 4*n*v/32; got > limit {
-			t.Errorf("%v: scratch %d bytes, want <= 1/32 of the logits' %d", opts, got, 4*n*v)
+			t.Errorf("algorithm %d %v: scratch %d bytes, want <= 1/32 of the logits' %d", alg, opts, got, 4*n*v)
 		}
 		if blas.Allocates() {
 			continue // gonum's GEMM allocates its buffers per call
 		}
 		if a := testing.AllocsPerRun(3, run); a > 1 { // the bias slice made by run
-			t.Errorf("%v: %v allocations a reused step, want none", opts, a)
+			t.Errorf("algorithm %d %v: %v allocations a reused step, want none", alg, opts, a)
 		}
 	}
 }
@@ -418,8 +437,11 @@ func TestLinearXentAgainstPyTorch(t *testing.T) {
 				opts = append(opts, WithUnits(Bits))
 			}
 			lc := linearCase{n: c.N, d: c.D, v: c.V, h: c.H, w: c.W, b: c.B, y: c.Labels, g: c.Upstream}
-			for _, chunk := range []int{2, 0} {
-				l, rows, dh, dw, db := linearRun[float64](t, lc, opts, chunk, false)
+			for _, run := range []struct {
+				alg   LinearAlgorithm
+				chunk int
+			}{{LinearRowChunks, 2}, {LinearRowChunks, 0}, {LinearClassBlocks, 3}, {LinearClassBlocks, 0}} {
+				l, rows, dh, dw, db := linearRunWith[float64](t, lc, opts, run.alg, run.chunk, false)
 				got := []float64{l}
 				if r == None {
 					got = rows

@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/vmath"
 
 	"example.com/xent/internal/parallel"
 )
@@ -249,23 +250,34 @@ func (x *SoftmaxCrossEntropyKernel[T]) backwardRows(lo, hi int) {
 // softcapRows writes the capped logits s*tanh(z/s) of rows [lo, hi) into zc. A row with a
 // non-finite logit is reported, since capping would hide an infinity.
 func (x *SoftmaxCrossEntropyKernel[T]) softcapRows(lo, hi int) {
-	k, s := x.k, x.opts.Softcap
+	k := x.k
 	for n := lo; n < hi; n++ {
-		z, zc := x.logits[n*k:(n+1)*k], x.zc[n*k:(n+1)*k]
-		bad := false
-		for j, v := range z {
-			bad = bad || !finite(float64(v))
-			zc[j] = T(s * math.Tanh(float64(v)/s))
-		}
-		if bad && !x.opts.ignored(x.labels[n]) {
+		if !softcapRow(x.zc[n*k:(n+1)*k], x.logits[n*k:(n+1)*k], x.opts.Softcap) && !x.opts.ignored(x.labels[n]) {
 			x.fault.report(n)
 		}
 	}
 }
 
+// softcapRow writes zc = s*tanh(z/s) (vmath's for float32) and reports whether z was finite.
+func softcapRow[T Float](zc, z []T, s float64) bool {
+	if z32, ok := any(z).([]float32); ok {
+		return vmath.Softcap32(any(zc).([]float32), z32, float32(s))
+	}
+	ok := true
+	for j, v := range z {
+		ok = ok && finite(float64(v))
+		zc[j] = T(s * math.Tanh(float64(v)/s))
+	}
+	return ok
+}
+
 // softcapGrad multiplies dz [K] by the derivative of the soft-cap at z: with zc = s*tanh(z/s),
 // d zc/dz = 1 - tanh^2(z/s) = 1 - (zc/s)^2.
 func softcapGrad[T Float](dz, zc []T, s T) {
+	if zc32, ok := any(zc).([]float32); ok {
+		vmath.SoftcapGrad32(any(dz).([]float32), zc32, float32(s))
+		return
+	}
 	for j, v := range zc {
 		t := v / s
 		dz[j] *= 1 - t*t

@@ -76,8 +76,8 @@ func linearArgs(args []string) []string {
 // GEMM to the logits, the fused softmax cross-entropy, two GEMMs back) and, with -peer, the
 // PyTorch script's row, one shape after another.
 func runLinear(c config, stdout io.Writer) error {
-	fmt.Fprintf(stdout, "lossbench -linear: %s/%s, GOMAXPROCS=%d, GEMM %s, float32, %d runs (median [min-max])\n",
-		runtime.GOOS, runtime.GOARCH, c.threads, blas.Name(), c.runs)
+	fmt.Fprintf(stdout, "lossbench -linear: %s/%s, GOMAXPROCS=%d, GEMM %s, float32, fused algorithm %s, %d runs (median [min-max])\n",
+		runtime.GOOS, runtime.GOARCH, c.threads, blas.Name(), c.algo, c.runs)
 	const format = "%-8s %-10s %6v %5v %7v %28v %8v %12v %8v\n"
 	fmt.Fprintf(stdout, format, "", "impl", "N", "D", "V", "fwd+bwd ms", "GFLOP/s", "extra MB", "max err")
 	var rows []linearRow
@@ -148,10 +148,10 @@ func measureLinear(n, d, v int, c config) ([]linearRow, error) {
 		return nil, err
 	}
 	var rows []linearRow
-	for _, impl := range []string{"fused", "recompute", "unfused"} {
+	for _, impl := range c.impls {
 		runtime.GC()
 		before := heapInUse()
-		step, err := newLinearStep(impl, v, c.chunk)
+		step, err := newLinearStep(impl, v, c.chunk, linearAlgorithms[c.algo])
 		if err != nil {
 			return nil, err
 		}
@@ -202,9 +202,15 @@ func heapInUse() uint64 {
 	return ms.HeapAlloc
 }
 
+// linearImpls are -linear's implementations.
+var linearImpls = []string{"fused", "recompute", "unfused"}
+
+// linearAlgorithms are -algorithm's values.
+var linearAlgorithms = map[string]loss.LinearAlgorithm{"auto": loss.LinearAuto, "rows": loss.LinearRowChunks, "blocks": loss.LinearClassBlocks}
+
 // newLinearStep returns impl's step for v classes; chunk is the fused kernel's rows per chunk
-// (0: its default).
-func newLinearStep(impl string, v, chunk int) (linearStep, error) {
+// (0: its default), alg its algorithm.
+func newLinearStep(impl string, v, chunk int, alg loss.LinearAlgorithm) (linearStep, error) {
 	switch impl {
 	case "fused", "recompute":
 		x, err := loss.NewLinearCrossEntropyKernel[float32](v)
@@ -212,6 +218,7 @@ func newLinearStep(impl string, v, chunk int) (linearStep, error) {
 			return nil, err
 		}
 		x.SetChunkRows(chunk)
+		x.SetAlgorithm(alg)
 		if impl == "recompute" {
 			one := []float32{1}
 			return func(p *linearProblem) (float64, error) {

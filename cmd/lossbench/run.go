@@ -56,12 +56,13 @@ type config struct {
 	peer    string   // -peer: PyTorch's linear_xent_bench.py, run beside -linear
 	peak    float64  // -peak: the machine's FMA peak in GFLOP/s, for -linear's peak_fraction
 	chunk   int      // -chunk: the fused kernel's rows per chunk; 0 is its default, N/36
+	algo    string   // -algorithm: the fused kernel's: auto, rows or blocks
 }
 
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("lossbench", flag.ContinueOnError)
 	shapes := fs.String("shapes", "128x10,4096x10,4096x1000,512x32000", "comma-separated NxK shapes")
-	names := fs.String("impls", "kernel,node,gorgonia", "implementations to run: kernel, node, gorgonia")
+	names := fs.String("impls", "kernel,node,gorgonia", "implementations to run: kernel, node, gorgonia (with -linear: fused, recompute, unfused)")
 	c := config{}
 	fs.IntVar(&c.runs, "runs", 5, "timed runs per measurement (median reported)")
 	fs.DurationVar(&c.target, "target", 200*time.Millisecond, "duration of one timed run")
@@ -69,6 +70,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.json, "json", "", "also write the rows as a JSON array to this file")
 	linear := fs.String("linear", "", "NxDxV,...: time the cross-entropy of a linear layer instead, fused and unfused (alone: "+defaultLinear+")")
 	fs.StringVar(&c.peer, "peer", "", "with -linear: PyTorch's linear_xent_bench.py, run on each shape after xent")
+	fs.StringVar(&c.algo, "algorithm", "auto", "with -linear: the fused kernel's algorithm: auto, rows (row chunks, one pass) or blocks (class blocks, two passes)")
 	fs.IntVar(&c.chunk, "chunk", 0, "with -linear: the fused kernel's rows per chunk (0: N/36, a 1/32 of the logits' memory)")
 	fs.Float64Var(&c.peak, "peak", 0, "with -linear: this machine's FMA peak in GFLOP/s, to report the fraction reached")
 	if err := fs.Parse(linearArgs(args)); err != nil {
@@ -93,6 +95,9 @@ func parseFlags(args []string) (config, error) {
 	} else if c.peer != "" || c.peak != 0 || c.chunk != 0 {
 		return c, fmt.Errorf("-peer, -peak and -chunk go with -linear")
 	}
+	if _, ok := linearAlgorithms[c.algo]; !ok {
+		return c, fmt.Errorf("-algorithm %q: want auto, rows or blocks", c.algo)
+	}
 	if c.chunk < 0 {
 		return c, fmt.Errorf("-chunk %d: want rows >= 1, or 0 for the default", c.chunk)
 	}
@@ -108,11 +113,19 @@ func parseFlags(args []string) (config, error) {
 		}
 		c.shapes = append(c.shapes, [2]int{ni, ki})
 	}
+	implsSet := false
+	fs.Visit(func(f *flag.Flag) { implsSet = implsSet || f.Name == "impls" })
 	for _, name := range strings.Split(*names, ",") {
-		if _, ok := impls[name]; !ok {
+		switch {
+		case c.linear == nil && impls[name] == nil:
 			return c, fmt.Errorf("-impls: unknown implementation %q (have kernel, node, gorgonia)", name)
+		case c.linear != nil && implsSet && !slices.Contains(linearImpls, name):
+			return c, fmt.Errorf("-impls: unknown implementation %q with -linear (have %s)", name, strings.Join(linearImpls, ", "))
 		}
 		c.impls = append(c.impls, name)
+	}
+	if c.linear != nil && !implsSet {
+		c.impls = linearImpls
 	}
 	if c.runs < 1 || c.threads < 1 || c.target <= 0 {
 		return c, fmt.Errorf("-runs, -threads and -target must be positive")
