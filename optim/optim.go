@@ -17,6 +17,9 @@ type Param struct {
 	// LRScale multiplies the learning rate of this parameter, as a PyTorch parameter group
 	// with its own lr (airbench trains BatchNorm shifts at 64x); 0 means 1.
 	LRScale float64
+	// Shape is the tensor's shape, for the optimizers that see it as a matrix (Muon: [rows,
+	// the product of the rest]); nil for the others.
+	Shape []int
 }
 
 // scaled returns lr times p's LRScale.

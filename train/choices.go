@@ -17,6 +17,8 @@ type Optimizer string
 const (
 	SGD   Optimizer = "sgd"   // SGD with momentum, Nesterov and L2 weight decay (optim.SGD)
 	AdamW Optimizer = "adamw" // Adam with decoupled weight decay (optim.AdamW)
+	// Muon on the convolution filters (optim.Muon, at MuonLR), SGD as above on the rest
+	Muon Optimizer = "muon"
 )
 
 func (o Optimizer) String() string { return string(o) }
@@ -24,11 +26,11 @@ func (o Optimizer) String() string { return string(o) }
 // Set parses -optimizer's value.
 func (o *Optimizer) Set(s string) error {
 	switch v := Optimizer(s); v {
-	case SGD, AdamW:
+	case SGD, AdamW, Muon:
 		*o = v
 		return nil
 	}
-	return fmt.Errorf("-optimizer %q: want sgd or adamw", s)
+	return fmt.Errorf("-optimizer %q: want sgd, adamw or muon", s)
 }
 
 // UnmarshalText reads what MarshalText wrote; "" stays unset (Config.check refuses it).

@@ -13,7 +13,8 @@ import (
 func OptimizerParams(net *model.Net) []optim.Param {
 	var params []optim.Param
 	for _, p := range net.Trainable() {
-		params = append(params, optim.Param{Name: p.Name, Data: p.T.Data().([]float32), Decay: p.Decay, LRScale: p.LRScale})
+		params = append(params, optim.Param{Name: p.Name, Data: p.T.Data().([]float32), Decay: p.Decay, LRScale: p.LRScale,
+			Shape: append([]int(nil), p.T.Shape()...)})
 	}
 	return params
 }
@@ -28,8 +29,10 @@ func (r *runner) buildOptimizer() error {
 		r.opt, err = optim.NewSGD(params, optim.SGDConfig{Momentum: r.cfg.Momentum, Nesterov: r.cfg.Nesterov, WeightDecay: r.cfg.WD})
 	case AdamW:
 		r.opt, err = optim.NewAdamW(params, optim.AdamWConfig{Beta1: r.cfg.Momentum, Beta2: 0.999, Eps: 1e-8, WeightDecay: r.cfg.WD})
+	case Muon:
+		r.opt, err = muonGroup(params, r.cfg)
 	default:
-		err = fmt.Errorf("-optimizer %q: want sgd or adamw", r.cfg.Optimizer)
+		err = fmt.Errorf("-optimizer %q: want sgd, adamw or muon", r.cfg.Optimizer)
 	}
 	if err != nil {
 		return err
@@ -48,4 +51,41 @@ func (r *runner) buildOptimizer() error {
 		return fmt.Errorf("-schedule %q: want constant, step, cosine or triangular", r.cfg.Schedule)
 	}
 	return nil
+}
+
+// muonGroup is -optimizer muon: optim.Muon on the convolution filters (the trainable tensors
+// of 4 dimensions), at -muon-lr with Nesterov momentum -muon-momentum, renormalised each step
+// as airbench94_muon does; SGD with -momentum, -nesterov and -wd on the rest, at -lr. The two
+// follow one schedule: the filters' rate is -muon-lr/-lr times the schedule's.
+func muonGroup(params []optim.Param, cfg Config) (*optim.Group, error) {
+	var filters, rest []optim.Param
+	var fi, ri []int
+	for i, p := range params {
+		if len(p.Shape) == 4 {
+			filters, fi = append(filters, p), append(fi, i)
+		} else {
+			rest, ri = append(rest, p), append(ri, i)
+		}
+	}
+	if len(filters) == 0 {
+		return nil, fmt.Errorf("-optimizer muon: -model %s has no convolution filters for Muon", cfg.Model)
+	}
+	muon, err := optim.NewMuon(filters, optim.MuonConfig{Momentum: cfg.MuonMomentum, Nesterov: true, NewtonSteps: cfg.MuonSteps, Renormalize: true})
+	if err != nil {
+		return nil, err
+	}
+	g := optim.NewGroup(len(params))
+	if err := g.Add(muon, fi, cfg.MuonLR/cfg.LR); err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		sgd, err := optim.NewSGD(rest, optim.SGDConfig{Momentum: cfg.Momentum, Nesterov: cfg.Nesterov, WeightDecay: cfg.WD})
+		if err != nil {
+			return nil, err
+		}
+		if err := g.Add(sgd, ri, 1); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }

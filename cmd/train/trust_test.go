@@ -351,3 +351,41 @@ func TestClip(t *testing.T) {
 		}
 	}
 }
+
+// -optimizer muon: Muon on the filters, SGD on the rest, both in the checkpoint; its flags
+// are refused without it, and a model without filters is refused.
+func TestMuonFlags(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	base := []string{"-data", data, "-own-data", "-epochs", "1", "-batch", "16", "-eval-batch", "16", "-lr", "0.02"}
+	ck := filepath.Join(t.TempDir(), "ck")
+	var out bytes.Buffer
+	if err := run(context.Background(), append(base, "-model", "airbench-4-8-8", "-optimizer", "muon", "-checkpoint-dir", ck), &out); err != nil {
+		t.Fatal(err)
+	}
+	c, err := checkpoints.Read(filepath.Join(ck, "step-000000005.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"optimizer/block1.conv1.weight.momentum", "optimizer/head.weight.momentum"} {
+		if _, ok := c.Tensors[name]; !ok {
+			var names []string
+			for n := range c.Tensors {
+				names = append(names, n)
+			}
+			t.Errorf("checkpoint lacks %s: has %v", name, names)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-model", "airbench-4-8-8", "-muon-lr", "0.2"}, "go with -optimizer muon"},
+		{[]string{"-model", "mlp", "-optimizer", "muon"}, "no convolution filters"},
+		{[]string{"-model", "airbench-4-8-8", "-optimizer", "muon", "-muon-momentum", "1"}, "-muon-momentum 1"},
+	} {
+		err := run(context.Background(), append(append([]string{}, base...), tc.args...), new(bytes.Buffer))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
