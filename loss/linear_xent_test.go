@@ -204,34 +204,6 @@ func TestLinearXentGradCheck(t *testing.T) {
 	}
 }
 
-// TestSoftmaxXentLogitOptionsGradCheck checks the z-loss and the soft-cap of the softmax
-// cross-entropy itself by finite differences.
-func TestSoftmaxXentLogitOptionsGradCheck(t *testing.T) {
-	const n, k = 7, 5
-	for _, tc := range logitCombos(optionCombos(k, true, true, true)) {
-		t.Run(tc.name, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(4, uint64(len(tc.name))))
-			o, _ := NewOptions(k, tc.opts...)
-			z := randLogits(rng, n, k, 3)
-			y := labelsFor(rng, n, k, o.HasIgnore)
-			g := upstreamFor(rng, o.Reduction, n)
-			_, _, grad := xentRun[float64](t, z, y, k, g, tc.opts)
-			f := func(z []float64) float64 {
-				x, _ := NewSoftmaxCrossEntropyKernel[float64](k, tc.opts...)
-				l, err := x.Forward(z, y)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return withUpstream(l, x.RowLosses(), o.Reduction, g)
-			}
-			num := numGrad(f, z, 1e-5)
-			if e := maxAbsDiff(grad, num); e > 1e-8 {
-				t.Errorf("max |analytic - numeric| = %.3g, want <= 1e-8\nanalytic %v\nnumeric  %v", e, grad, num)
-			}
-		})
-	}
-}
-
 // TestZLossAndSoftcapFormulas checks the two options' values against their definitions on
 // one row: z-loss adds c*lse^2, and the soft-cap is the plain loss of s*tanh(z/s).
 func TestZLossAndSoftcapFormulas(t *testing.T) {
@@ -426,16 +398,8 @@ func TestLinearXentAgainstPyTorch(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			r := map[string]Reduction{"mean": Mean, "sum": Sum, "none": None}[c.Reduction]
-			opts := []Option{WithReduction(r), WithSmoothing(c.Smoothing), WithZLoss(c.ZLoss), WithSoftcap(c.Softcap)}
-			if c.Weights != nil {
-				opts = append(opts, WithWeights(c.Weights))
-			}
-			if c.Ignore != nil {
-				opts = append(opts, WithIgnore(*c.Ignore))
-			}
-			if c.Bits {
-				opts = append(opts, WithUnits(Bits))
-			}
+			golden := goldenCase{Reduction: c.Reduction, Weights: c.Weights, Ignore: c.Ignore, Smoothing: c.Smoothing, Bits: c.Bits}
+			opts := append(golden.options(), WithZLoss(c.ZLoss), WithSoftcap(c.Softcap))
 			lc := linearCase{n: c.N, d: c.D, v: c.V, h: c.H, w: c.W, b: c.B, y: c.Labels, g: c.Upstream}
 			for _, run := range []struct {
 				alg   LinearAlgorithm

@@ -121,13 +121,7 @@ func (m *Muon) Step(lr float64, grads [][]float32) error {
 func (m *Muon) Steps() int { return m.steps }
 
 // State returns the momentum buffers, named "<param>.momentum".
-func (m *Muon) State() map[string][]float32 {
-	st := map[string][]float32{}
-	for i, b := range m.buf {
-		st[m.params[i].Name+".momentum"] = b
-	}
-	return st
-}
+func (m *Muon) State() map[string][]float32 { return named(m.params, m.buf, ".momentum") }
 
 // SetState restores momentum buffers and the step count.
 func (m *Muon) SetState(state map[string][]float32, steps int) error {

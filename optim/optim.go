@@ -65,6 +65,15 @@ func buffers(params []Param) [][]float32 {
 	return b
 }
 
+// named returns the buffers by their parameters' names with suffix, as State gives them.
+func named(params []Param, bufs [][]float32, suffix string) map[string][]float32 {
+	st := map[string][]float32{}
+	for i, b := range bufs {
+		st[params[i].Name+suffix] = b
+	}
+	return st
+}
+
 // restore copies state[name+suffix] into each buffer, checking names and sizes.
 func restore(params []Param, bufs [][]float32, suffix string, state map[string][]float32) error {
 	for i, p := range params {

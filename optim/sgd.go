@@ -94,13 +94,7 @@ func (t *sgdTask) Run(lo, hi int) {
 func (s *SGD) Steps() int { return s.steps }
 
 // State returns the momentum buffers, named "<param>.momentum".
-func (s *SGD) State() map[string][]float32 {
-	st := map[string][]float32{}
-	for i, b := range s.buf {
-		st[s.params[i].Name+".momentum"] = b
-	}
-	return st
-}
+func (s *SGD) State() map[string][]float32 { return named(s.params, s.buf, ".momentum") }
 
 // SetState restores momentum buffers and the step count.
 func (s *SGD) SetState(state map[string][]float32, steps int) error {

@@ -19,14 +19,7 @@ func TestRunWritesTableAndJSON(t *testing.T) {
 	if !strings.Contains(stdout.String(), "gorgonia") {
 		t.Errorf("table lacks the gorgonia row:\n%s", stdout.String())
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []map[string]any
-	if err := json.Unmarshal(b, &rows); err != nil {
-		t.Fatal(err)
-	}
+	rows := readRows(t, out)
 	if len(rows) != 6 {
 		t.Fatalf("%d rows, want 2 shapes x 3 impls", len(rows))
 	}
@@ -63,14 +56,7 @@ func TestLinearWritesTableAndJSON(t *testing.T) {
 	if err := run([]string{"-linear", "64x8x300,40x5x77", "-runs", "1", "-chunk", "16", "-peak", "100", "-json", out}, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []map[string]any
-	if err := json.Unmarshal(b, &rows); err != nil {
-		t.Fatal(err)
-	}
+	rows := readRows(t, out)
 	if len(rows) != 6 {
 		t.Fatalf("%d rows, want 2 shapes x 3 impls:\n%s", len(rows), stdout.String())
 	}
@@ -107,4 +93,18 @@ func TestLinearFlags(t *testing.T) {
 			t.Errorf("%v: no error", args)
 		}
 	}
+}
+
+// readRows reads the -json file's array of rows.
+func readRows(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(b, &rows); err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
