@@ -188,6 +188,8 @@ func TestSchedules(t *testing.T) {
 		{StepDecay{Rate: 1, Every: 10, Gamma: 0.1}, map[int]float64{0: 1, 9: 1, 10: 0.1, 25: 0.01}},
 		{Cosine{Peak: 1, Min: 0, Warmup: 10, Total: 110}, map[int]float64{0: 0.1, 9: 1, 10: 1, 60: 0.5, 110: 0, 500: 0}},
 		{Triangular{Peak: 2, Total: 100, Warmup: 0.2, Start: 0.1, End: 0}, map[int]float64{0: 0.2, 10: 1.1, 20: 2, 60: 1, 100: 0, 150: 0}},
+		// train's linear schedule, airbench94_muon's lr*(1 - step/total)
+		{Triangular{Peak: 2, Total: 100, Warmup: 0, Start: 1, End: 0}, map[int]float64{0: 2, 25: 1.5, 50: 1, 99: 0.02, 100: 0}},
 	}
 	for _, tc := range tests {
 		for step, want := range tc.want {

@@ -50,6 +50,7 @@ const (
 	StepDecay  Schedule = "step"       // x0.1 at each third of the run
 	Cosine     Schedule = "cosine"     // 5% linear warm-up, then a cosine to 0
 	Triangular Schedule = "triangular" // airbench's one-cycle: 0.1 -> 1 over 20% of the run, then -> 0
+	Linear     Schedule = "linear"     // airbench94_muon's: from the peak at step 0 linearly to 0 at the end
 )
 
 func (s Schedule) String() string { return string(s) }
@@ -57,11 +58,11 @@ func (s Schedule) String() string { return string(s) }
 // Set parses -schedule's value.
 func (s *Schedule) Set(v string) error {
 	switch x := Schedule(v); x {
-	case Constant, StepDecay, Cosine, Triangular:
+	case Constant, StepDecay, Cosine, Triangular, Linear:
 		*s = x
 		return nil
 	}
-	return fmt.Errorf("-schedule %q: want constant, step, cosine or triangular", v)
+	return fmt.Errorf("-schedule %q: want constant, step, cosine, triangular or linear", v)
 }
 
 // UnmarshalText reads what MarshalText wrote; "" stays unset (Config.check refuses it).

@@ -21,7 +21,7 @@ type Config struct {
 	EvalBatch       int          `json:"eval_batch" flag:"eval-batch"`                 // images per evaluation pass, e.g. 500
 	LR              float64      `json:"lr" flag:"lr"`                                 // peak learning rate, e.g. 0.05
 	Optimizer       Optimizer    `json:"optimizer" flag:"optimizer"`                   // sgd | adamw | muon (Muon on the conv filters, sgd on the rest)
-	Schedule        Schedule     `json:"schedule" flag:"schedule"`                     // constant | step | cosine | triangular
+	Schedule        Schedule     `json:"schedule" flag:"schedule"`                     // constant | step | cosine | triangular | linear
 	WD              float64      `json:"wd" flag:"wd"`                                 // weight decay (L2 for sgd, decoupled for adamw), e.g. 5e-4
 	Momentum        float64      `json:"momentum" flag:"momentum"`                     // sgd momentum, e.g. 0.9 (adamw: beta1)
 	Nesterov        bool         `json:"nesterov" flag:"nesterov"`                     // sgd with Nesterov momentum

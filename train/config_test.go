@@ -67,7 +67,7 @@ func TestChoicesRoundTrip(t *testing.T) {
 		back.Schedule != c.Schedule || back.TTA != c.TTA || back.Resume != c.Resume {
 		t.Errorf("read back %+v, %v", back, err)
 	}
-	for _, bad := range []string{`{"optimizer":"adam"}`, `{"schedule":"linear"}`, `{"augment":"rotate"}`, `{"tta":"crop"}`, `{"resume":"maybe"}`} {
+	for _, bad := range []string{`{"optimizer":"adam"}`, `{"schedule":"exponential"}`, `{"augment":"rotate"}`, `{"tta":"crop"}`, `{"resume":"maybe"}`} {
 		var x Config
 		if err := json.Unmarshal([]byte(bad), &x); err == nil {
 			t.Errorf("%s accepted", bad)
@@ -77,6 +77,15 @@ func TestChoicesRoundTrip(t *testing.T) {
 		var x Config
 		if err := json.Unmarshal([]byte(in), &x); err != nil || x.Resume != want {
 			t.Errorf("%s: resume %q, %v; want %q", in, x.Resume, err, want)
+		}
+	}
+}
+
+func TestScheduleNames(t *testing.T) {
+	for _, name := range []string{"constant", "step", "cosine", "triangular", "linear"} {
+		var s Schedule
+		if err := s.Set(name); err != nil || s.String() != name {
+			t.Errorf("-schedule %s: %v, %v", name, s, err)
 		}
 	}
 }

@@ -47,8 +47,10 @@ func (r *runner) buildOptimizer() error {
 		r.sched = optim.Cosine{Peak: r.cfg.LR, Warmup: total / 20, Total: total}
 	case Triangular:
 		r.sched = optim.Triangular{Peak: r.cfg.LR, Total: total, Warmup: 0.2, Start: 0.1, End: 0}
+	case Linear:
+		r.sched = optim.Triangular{Peak: r.cfg.LR, Total: total, Warmup: 0, Start: 1, End: 0}
 	default:
-		return fmt.Errorf("-schedule %q: want constant, step, cosine or triangular", r.cfg.Schedule)
+		return fmt.Errorf("-schedule %q: want constant, step, cosine, triangular or linear", r.cfg.Schedule)
 	}
 	return nil
 }

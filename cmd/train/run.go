@@ -62,7 +62,7 @@ func parse(args []string) (train.Config, process, error) {
 	fs.Float64Var(&cfg.MuonLR, "muon-lr", cfg.MuonLR, "-optimizer muon: the filters' peak learning rate (0: 0.24, airbench94_muon's)")
 	fs.Float64Var(&cfg.MuonMomentum, "muon-momentum", cfg.MuonMomentum, "-optimizer muon: the filters' Nesterov momentum (0: 0.6)")
 	fs.IntVar(&cfg.MuonSteps, "muon-steps", cfg.MuonSteps, "-optimizer muon: Newton-Schulz iterations (0: 3)")
-	fs.Var(&cfg.Schedule, "schedule", "learning-rate schedule: constant, step, cosine, triangular")
+	fs.Var(&cfg.Schedule, "schedule", "learning-rate schedule: constant, step, cosine, triangular, linear (from the peak down to 0)")
 	fs.Float64Var(&cfg.WD, "wd", cfg.WD, "weight decay (not on biases and BatchNorm)")
 	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum (AdamW beta1)")
 	fs.BoolVar(&cfg.Nesterov, "nesterov", cfg.Nesterov, "Nesterov momentum (sgd)")
