@@ -179,7 +179,7 @@ func (x *LinearCrossEntropyKernel[T]) run(dh, dw, db, h, w, b []T, labels []int,
 	if err := x.normalise(labels); err != nil {
 		return 0, err
 	}
-	if vb := x.classBlock(n, d); vb > 0 {
+	if vb := x.classBlock(n); vb > 0 {
 		return x.runBlocked(dh, dw, db, h, w, b, labels, g, grad, vb)
 	}
 	x.n, x.d = n, d

@@ -25,8 +25,8 @@ import (
 // classBlock returns the classes per block for n rows, or 0 for row chunks: blocks when a
 // block of all rows within the scratch budget (N*V/36 logits, half with a soft-cap) has at
 // least minClassBlock classes and the weight matrix outweighs the rows' share of the work.
-func (x *LinearCrossEntropyKernel[T]) classBlock(n, d int) int {
-	if x.algorithm == LinearRowChunks || x.algorithm == LinearAuto && !blocksPay(n, d, x.v) {
+func (x *LinearCrossEntropyKernel[T]) classBlock(n int) int {
+	if x.algorithm == LinearRowChunks || x.algorithm == LinearAuto && !blocksPay(n, x.v) {
 		return 0
 	}
 	per := 36
@@ -54,7 +54,7 @@ const minClassBlock = 256
 // 2048x2048x128256 the blocks took 24.8 s against the chunks' 26.6; at 4096x512x32000 3.94
 // against 3.08, at 8192x768x50257 15.3 against 11.7 (their GEMMs over blocks of 888 and 1,396
 // classes ran slower than the chunks' over whole rows). So: few rows, many classes.
-func blocksPay(n, d, v int) bool { return n <= 2048 && v >= 36*minClassBlock && d >= 1 }
+func blocksPay(n, v int) bool { return n <= 2048 && v >= 36*minClassBlock }
 
 // blockStats is pass 1's per-row accumulation: max m, s = sum exp(z - m), sum of z, sum of
 // w[k] z (with weights and smoothing), the label's logit, and whether a logit was not finite.

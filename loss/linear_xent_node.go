@@ -70,13 +70,13 @@ type linearXentNode[T Float] struct {
 	bias   bool
 	labels []int
 	g      []T
-	step   graphop.Step
-
-	// Whether the last forward pass was followed by a gradient: the forecast that makes this
-	// one compute the gradients with the loss (fused); an evaluation-only pass after training
-	// computes them once for nothing, and training after evaluation recomputes them once.
-	backwardSeen, fused bool
-	dh, dw, db          *tensor.Dense
+	// step.Asked before a Forward, whether the last forward pass was followed by a gradient,
+	// is the forecast that makes this one compute the gradients with the loss (fused): an
+	// evaluation-only pass after training computes them once for nothing, and training after
+	// evaluation recomputes them once.
+	step       graphop.Step
+	fused      bool
+	dh, dw, db *tensor.Dense
 }
 
 func (nk *linearXentNode[T]) String() string {
@@ -124,13 +124,12 @@ func (nk *linearXentNode[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error
 	if err != nil {
 		return nil, err
 	}
+	nk.fused = nk.step.Asked() && nk.x.opts.Reduction != None
 	nk.step.Forward()
-	nk.fused = nk.backwardSeen && nk.x.opts.Reduction != None
-	nk.backwardSeen = false
 	var l float64
 	if nk.fused {
 		nk.reuseGrads(len(y), len(h)/max(len(y), 1))
-		l, err = nk.x.ForwardBackward(nk.gradData(), graphop.Slice[T](nk.dw), nk.biasGrad(), h, w, b, y)
+		l, err = nk.x.ForwardBackward(graphop.Slice[T](nk.dh), graphop.Slice[T](nk.dw), nk.biasGrad(), h, w, b, y)
 	} else {
 		l, err = nk.x.Forward(h, w, b, y)
 	}
@@ -141,7 +140,6 @@ func (nk *linearXentNode[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error
 }
 
 func (nk *linearXentNode[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Value) (gorgonia.Value, error) {
-	nk.backwardSeen = true
 	if nk.step.Backward(wrt) {
 		h, w, b, y, err := nk.inputs(in)
 		if err != nil {
@@ -154,7 +152,7 @@ func (nk *linearXentNode[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorg
 			nk.scaleGrads(nk.g[0])
 		} else {
 			nk.reuseGrads(len(y), len(h)/max(len(y), 1))
-			nk.x.Backward(nk.gradData(), graphop.Slice[T](nk.dw), nk.biasGrad(), h, w, b, y, nk.g)
+			nk.x.Backward(graphop.Slice[T](nk.dh), graphop.Slice[T](nk.dw), nk.biasGrad(), h, w, b, y, nk.g)
 		}
 	}
 	switch wrt {
@@ -173,8 +171,6 @@ func (nk *linearXentNode[T]) reuseGrads(n, d int) {
 		nk.db = graphop.Reused[T](nk.db, nk.x.v)
 	}
 }
-
-func (nk *linearXentNode[T]) gradData() []T { return graphop.Slice[T](nk.dh) }
 
 func (nk *linearXentNode[T]) biasGrad() []T {
 	if !nk.bias {

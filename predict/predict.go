@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -24,7 +23,9 @@ import (
 	"gorgonia.org/tensor"
 
 	"example.com/xent/checkpoints"
+	"example.com/xent/data/cifar10"
 	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/vmath"
 	"example.com/xent/model"
 )
 
@@ -160,7 +161,7 @@ func (c *Classifier) pass(out []float32, pixels []byte, n int) error {
 		return nil
 	}
 	copy(c.sum, logits[:n*k])
-	mirror(c.in[:n*ImageSize])
+	cifar10.Mirror(c.in[:n*ImageSize])
 	if logits, err = c.net.Infer(); err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
@@ -182,13 +183,6 @@ func (c *Classifier) normalise(pixels []byte, n int) {
 	clear(c.in[n*ImageSize:])
 }
 
-// mirror flips images [n,3,32,32] left to right in place.
-func mirror(images []float32) {
-	for row := 0; row < len(images); row += Side {
-		slices.Reverse(images[row : row+Side])
-	}
-}
-
 // Probabilities writes the class probabilities [N,K] of N images, pixels [N,3,32,32],
 // into dst: the softmax of their logits.
 func (c *Classifier) Probabilities(dst []float32, pixels []byte) error {
@@ -199,21 +193,13 @@ func (c *Classifier) Probabilities(dst []float32, pixels []byte) error {
 	return nil
 }
 
-// softmaxRows turns each row of z [N,K] into its softmax, max-shifted, in float64.
+// softmaxRows turns each row of z [N,K] into its softmax, max-shifted: exp(z - m)/s with
+// the loss kernels' row statistics (vmath: AVX-512 where the build has it).
 func softmaxRows(z []float32, k int) {
 	for row := 0; row < len(z); row += k {
 		r := z[row : row+k]
-		m := math.Inf(-1)
-		for _, v := range r {
-			m = math.Max(m, float64(v))
-		}
-		var s float64
-		for _, v := range r {
-			s += math.Exp(float64(v) - m)
-		}
-		for i, v := range r {
-			r[i] = float32(math.Exp(float64(v)-m) / s)
-		}
+		m, s, _ := vmath.MaxSumExp32(r)
+		vmath.ExpAffine32(r, r, m, float32(1/s), 0)
 	}
 }
 

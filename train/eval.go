@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"slices"
 
 	"gorgonia.org/tensor"
 
@@ -42,7 +41,7 @@ func (r *runner) evaluate() (metric.Evaluation, error) {
 		logits = logits[:b.N*k]
 		if r.cfg.TTA == FlipTTA {
 			sum = append(sum[:0], logits...)
-			mirror(in[:len(b.Images)])
+			cifar10.Mirror(in[:len(b.Images)])
 			if logits, err = r.infer(); err != nil {
 				return metric.Evaluation{}, err
 			}
@@ -63,13 +62,6 @@ func (r *runner) infer() ([]float32, error) {
 		return nil, fmt.Errorf("evaluation: %w", loss.FromMachine(err))
 	}
 	return graphop.Data[float32](r.net.Eval.Logits.Value(), "the logits")
-}
-
-// mirror flips images [n,3,32,32] left to right in place.
-func mirror(images []float32) {
-	for row := 0; row < len(images); row += cifar10.Width {
-		slices.Reverse(images[row : row+cifar10.Width])
-	}
 }
 
 // countCorrect returns how many rows of logits [N,K] have their largest value at the

@@ -5,28 +5,6 @@ import (
 	"testing"
 )
 
-func TestMirror(t *testing.T) {
-	img := make([]float32, 2*3*32*32)
-	for i := range img {
-		img[i] = float32(i)
-	}
-	m := append([]float32(nil), img...)
-	mirror(m)
-	for row := 0; row < len(img); row += 32 {
-		for x := range 32 {
-			if m[row+x] != img[row+31-x] {
-				t.Fatalf("row %d column %d = %v, want %v", row/32, x, m[row+x], img[row+31-x])
-			}
-		}
-	}
-	mirror(m)
-	for i := range m {
-		if m[i] != img[i] {
-			t.Fatalf("mirroring twice changed element %d", i)
-		}
-	}
-}
-
 // A test-split line keeps its test_* keys and reads back unchanged.
 func TestMetricsKeys(t *testing.T) {
 	for _, split := range []string{"test", "val"} {

@@ -179,22 +179,31 @@ func measureLinear(n, d, v int, c config) ([]linearRow, error) {
 		r.FwdBwdUs, r.FwdBwdMin, r.FwdBwdMax = us[len(us)/2], us[0], us[len(us)-1]
 		r.GFlops = 6 * float64(n) * float64(d) * float64(v) / (r.FwdBwdUs * 1e3)
 		worst := math.Abs(l-refLoss) / math.Max(1, math.Abs(refLoss))
-		for _, pair := range [][2]any{{p.dh, refDH}, {p.dw, refDW}, {p.db, refDB}} {
-			got, want := pair[0].([]float32), pair[1].([]float64)
-			for i, g := range got {
-				worst = math.Max(worst, math.Abs(float64(g)-want[i]))
-			}
-		}
+		worst = math.Max(worst, maxAbsError(p.dh, refDH))
+		worst = math.Max(worst, maxAbsError(p.dw, refDW))
+		worst = math.Max(worst, maxAbsError(p.db, refDB))
 		if math.IsNaN(worst) {
 			worst = math.Inf(1)
 		}
 		r.MaxErr = jsonFloat(worst)
 		rows = append(rows, r)
-		step = nil
 	}
 	return rows, nil
 }
 
+// maxAbsError returns max_i |got[i] - want[i]| (NaN when a value is NaN).
+func maxAbsError(got []float32, want []float64) float64 {
+	var worst float64
+	for i, g := range got {
+		d := math.Abs(float64(g) - want[i])
+		if d > worst || d != d {
+			worst = d
+		}
+	}
+	return worst
+}
+
+// heapInUse returns the live heap after a collection.
 func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.GC()

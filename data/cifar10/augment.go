@@ -1,5 +1,7 @@
 package cifar10
 
+import "slices"
+
 // Padding says what a random crop sees outside the image.
 type Padding int
 
@@ -84,4 +86,12 @@ func reflect(i int) int {
 		return -i
 	}
 	return 2*(Width-1) - i
+}
+
+// Mirror flips normalised images [n,3,32,32] left to right in place: the second view of
+// flip test-time augmentation (train's evaluation and predict's WithFlip).
+func Mirror(images []float32) {
+	for row := 0; row < len(images); row += Width {
+		slices.Reverse(images[row : row+Width])
+	}
 }

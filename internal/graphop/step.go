@@ -28,6 +28,10 @@ func (s *Step) Backward(wrt int) (first bool) {
 	return first
 }
 
+// Asked reports whether a gradient was asked for since the last Forward: called before the
+// next Forward, whether the last forward pass was a training step's.
+func (s *Step) Asked() bool { return s.begun }
+
 // Wanted reports whether the last step asked for input i's gradient (false in the first
 // step).
 func (s *Step) Wanted(i int) bool { return s.wanted&(1<<i) != 0 }

@@ -19,4 +19,12 @@ func TestStep(t *testing.T) {
 	if !s.Backward(1) || !s.Wanted(0) || !s.Wanted(1) || s.Wanted(2) {
 		t.Fatal("step 3: want step 2's inputs 0 and 1 wanted")
 	}
+	// Asked: whether the pass since the last Forward had a gradient
+	if !s.Asked() {
+		t.Fatal("step 3 asked for gradients: Asked false")
+	}
+	s.Forward()
+	if s.Asked() {
+		t.Fatal("a forward pass without gradients: Asked true")
+	}
 }
