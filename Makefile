@@ -3,10 +3,15 @@
 GO     ?= go
 FLAGS  ?=
 # The fastest build this machine allows: Go 1.26's SIMD experiment (AVX-512 kernels) on amd64,
-# and OpenBLAS through cgo when the library is installed (Debian: libopenblas-dev).
+# and OpenBLAS through cgo when the library is installed (Debian: libopenblas-dev); with
+# OpenMPI's (Debian: openmpi-bin libopenmpi-dev), the mpi tag too: bin/train then trains
+# data-parallel under mpirun (README: Many processes, many machines).
 FAST   := $(if $(filter amd64,$(shell $(GO) env GOARCH)),GOEXPERIMENT=simd,)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-TAGS   := $(if $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes),-tags openblas,)
+BLAS   := $(if $(shell ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' && echo yes),openblas,)
+MPI    := $(if $(shell pkg-config --exists ompi-c 2>/dev/null && echo yes),mpi,)
+comma  := ,
+TAGS   := $(if $(BLAS)$(MPI),-tags $(BLAS)$(if $(and $(BLAS),$(MPI)),$(comma))$(MPI),)
 
 .PHONY: test lint fuzz bench gobench lossbench train
 

@@ -4,7 +4,10 @@
 // cmd/predict's use it, so that they agree to the last digit.
 package metric
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Evaluation is what a pass over a labelled split measures.
 type Evaluation struct {
@@ -93,4 +96,39 @@ func (e *Evaluator) Result() Evaluation {
 		}
 	}
 	return r
+}
+
+// Tallies returns what e has counted as one vector (the rows, the summed loss, the
+// confusion matrix, the calibration bins), for evaluators that each took a part of a
+// split, in processes of their own: the elementwise sum of their tallies, given to
+// SetTallies, makes one evaluator of the whole split.
+func (e *Evaluator) Tallies() []float64 {
+	t := []float64{float64(e.n), e.nll}
+	for _, row := range e.confusion {
+		for _, v := range row {
+			t = append(t, float64(v))
+		}
+	}
+	for b := range ECEBins {
+		t = append(t, float64(e.binN[b]), e.binConf[b], e.binCorrect[b])
+	}
+	return t
+}
+
+// SetTallies replaces what e has counted with t, a vector from Tallies (or a sum of them)
+// of an evaluator of as many classes.
+func (e *Evaluator) SetTallies(t []float64) error {
+	if want := 2 + e.k*e.k + 3*ECEBins; len(t) != want {
+		return fmt.Errorf("metric: %d tallies for %d classes, want %d", len(t), e.k, want)
+	}
+	e.n, e.nll, t = int(t[0]), t[1], t[2:]
+	for _, row := range e.confusion {
+		for c := range row {
+			row[c], t = int(t[0]), t[1:]
+		}
+	}
+	for b := range ECEBins {
+		e.binN[b], e.binConf[b], e.binCorrect[b], t = int(t[0]), t[1], t[2], t[3:]
+	}
+	return nil
 }

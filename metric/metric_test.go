@@ -2,6 +2,8 @@ package metric
 
 import (
 	"math"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -27,5 +29,40 @@ func TestEvaluator(t *testing.T) {
 	wantECE := (math.Abs(1-c1) + math.Abs(0-c2) + math.Abs(0-c3)) / 3
 	if math.Abs(r.ECE-wantECE) > 1e-12 {
 		t.Errorf("ECE %v, want %v", r.ECE, wantECE)
+	}
+}
+
+// Two evaluators over the halves of a split, their tallies summed, give the evaluation of
+// one over the whole split.
+func TestTalliesCombine(t *testing.T) {
+	const n, k = 101, 4
+	rng := rand.New(rand.NewPCG(1, 2))
+	logits, labels := make([]float32, n*k), make([]int, n)
+	for i := range logits {
+		logits[i] = float32(3 * rng.NormFloat64())
+	}
+	for i := range labels {
+		labels[i] = rng.IntN(k)
+	}
+	whole := NewEvaluator(k)
+	whole.Add(logits, labels)
+	a, b := NewEvaluator(k), NewEvaluator(k)
+	a.Add(logits[:40*k], labels[:40])
+	b.Add(logits[40*k:], labels[40:])
+	sum := a.Tallies()
+	for i, v := range b.Tallies() {
+		sum[i] += v
+	}
+	joined := NewEvaluator(k)
+	if err := joined.SetTallies(sum); err != nil {
+		t.Fatal(err)
+	}
+	want, got := whole.Result(), joined.Result()
+	if got.Accuracy != want.Accuracy || !reflect.DeepEqual(got.Confusion, want.Confusion) || !reflect.DeepEqual(got.PerClass, want.PerClass) ||
+		math.Abs(got.Loss-want.Loss) > 1e-14 || math.Abs(got.ECE-want.ECE) > 1e-14 {
+		t.Errorf("joined halves: %+v\nwhole split: %+v", got, want)
+	}
+	if err := joined.SetTallies(sum[1:]); err == nil {
+		t.Error("SetTallies took a vector one short")
 	}
 }

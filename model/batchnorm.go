@@ -34,8 +34,13 @@ type bnKernel[T vmath.Float] struct {
 	eps          float64
 	runMean      []T // [C], shared with the other graph
 	runVar       []T
-	mean, invStd []float64    // of the last forward, per channel
-	db, dg       []float64    // sum dy and sum dy*xhat per channel, of the backward under way
+	mean, invStd []float64 // of the last forward, per channel
+	db, dg       []float64 // sum dy and sum dy*xhat per channel, of the backward under way: sums[:C], sums[C:]
+	sums         []float64 // [2C]: db, then dg
+	local        []float64 // [2C]: the parameters' gradients db and dg of this replica (with sync, its share of all replicas')
+	stats        []float64 // [C+1] (sync): per-channel sums, then the replica's M
+	m            float64   // values per channel in the batch: N*H*W, of all replicas with sync
+	sync         func([]float64) error
 	step         graphop.Step // db and dg are made by the step's first gradient node, for all three
 	y, dx        *tensor.Dense
 	dgT, dbT     *tensor.Dense
@@ -46,7 +51,7 @@ type bnKernel[T vmath.Float] struct {
 }
 
 func (k *bnKernel[T]) String() string {
-	return fmt.Sprintf("xent.BatchNorm2d{train=%v momentum=%v eps=%v stats=%p}", k.train, k.momentum, k.eps, k.runMean)
+	return fmt.Sprintf("xent.BatchNorm2d{train=%v momentum=%v eps=%v sync=%v stats=%p}", k.train, k.momentum, k.eps, k.sync != nil, k.runMean)
 }
 func (k *bnKernel[T]) DiffWRT() []bool { return []bool{true, true, true} }
 func (k *bnKernel[T]) Types() ([]hm.Type, hm.Type) {
@@ -64,79 +69,120 @@ func (k *bnKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 // plane returns the offset of channel c of image i in x [N,C,HW].
 func plane(i, c, ch, hw int) int { return (i*ch + c) * hw }
 
-// bnPass is what Run does: the forward, the backward's per-channel sums, or dx.
+// bnPass is what Run does: the forward, the backward's per-channel sums, or dx; with the
+// statistics of every replica (sync), the forward's three parts one after another.
 type bnPass int
 
 const (
 	bnForward bnPass = iota
 	bnSums
 	bnDx
+	bnSyncSum   // sync: each channel's sum, summed over the replicas next
+	bnSyncSq    // sync: each channel's squared deviations from the mean of all replicas
+	bnSyncApply // sync: y from the statistics of all replicas
 )
 
 // Run does channels [lo, hi) of the pass under way; parallel.For calls it. Each channel's
 // sums run in one order whatever the split, so results do not depend on the core count.
 func (k *bnKernel[T]) Run(lo, hi int) {
-	n, ch, hw := k.n, k.ch, k.hw
-	m := float64(n * hw)
-	x, g := k.xs, k.gs
 	for c := lo; c < hi; c++ {
 		switch k.pass {
 		case bnForward:
 			mean, variance := float64(k.runMean[c]), float64(k.runVar[c])
 			if k.train {
-				var sum, sq float64
-				for i := range n {
-					for _, v := range x[plane(i, c, ch, hw):][:hw] {
-						sum += float64(v)
-					}
-				}
-				mean = sum / m
-				for i := range n {
-					for _, v := range x[plane(i, c, ch, hw):][:hw] {
-						d := float64(v) - mean
-						sq += d * d
-					}
-				}
-				variance = sq / m
-				unbiased := sq / math.Max(m-1, 1)
-				k.runMean[c] = T((1-k.momentum)*float64(k.runMean[c]) + k.momentum*mean)
-				k.runVar[c] = T((1-k.momentum)*float64(k.runVar[c]) + k.momentum*unbiased)
+				mean = k.channelSum(c) / k.m
+				sq := k.squares(c, mean)
+				variance = sq / k.m
+				k.updateRunning(c, mean, sq)
 			}
-			inv := 1 / math.Sqrt(variance+k.eps)
-			k.mean[c], k.invStd[c] = mean, inv
-			scale, shift := T(float64(g[c])*inv), T(float64(k.bs[c])-float64(g[c])*inv*mean)
-			for i := range n {
-				off := plane(i, c, ch, hw)
-				out := k.ys[off : off+hw]
-				for j, v := range x[off : off+hw] {
-					out[j] = v*scale + shift
-				}
-			}
+			k.mean[c], k.invStd[c] = mean, 1/math.Sqrt(variance+k.eps)
+			k.apply(c)
+		case bnSyncSum:
+			k.stats[c] = k.channelSum(c)
+		case bnSyncSq:
+			k.stats[c] = k.squares(c, k.mean[c])
+		case bnSyncApply:
+			k.updateRunning(c, k.mean[c], k.stats[c])
+			k.invStd[c] = 1 / math.Sqrt(k.stats[c]/k.m+k.eps)
+			k.apply(c)
 		case bnSums: // db = sum dy, dg = sum dy*xhat
-			mean, inv := k.mean[c], k.invStd[c]
-			var db, dg float64
-			for i := range n {
-				off := plane(i, c, ch, hw)
-				for j, v := range x[off : off+hw] {
-					d := float64(k.dys[off+j])
-					db += d
-					dg += d * (float64(v) - mean) * inv
-				}
-			}
-			k.db[c], k.dg[c] = db, dg
+			k.db[c], k.dg[c] = k.gradSums(c)
 		case bnDx:
-			mean, inv, gc := k.mean[c], k.invStd[c], float64(g[c])
-			for i := range n {
-				off := plane(i, c, ch, hw)
-				for j, v := range x[off : off+hw] {
-					d := float64(k.dys[off+j])
-					if k.train {
-						xhat := (float64(v) - mean) * inv
-						d -= k.db[c]/m + xhat*k.dg[c]/m
-					}
-					k.dxs[off+j] = T(gc * inv * d)
-				}
+			k.channelDx(c)
+		}
+	}
+}
+
+// channelSum is sum x over channel c's N*H*W values.
+func (k *bnKernel[T]) channelSum(c int) float64 {
+	var sum float64
+	for i := range k.n {
+		for _, v := range k.xs[plane(i, c, k.ch, k.hw):][:k.hw] {
+			sum += float64(v)
+		}
+	}
+	return sum
+}
+
+// squares is sum (x - mean)^2 over channel c.
+func (k *bnKernel[T]) squares(c int, mean float64) float64 {
+	var sq float64
+	for i := range k.n {
+		for _, v := range k.xs[plane(i, c, k.ch, k.hw):][:k.hw] {
+			d := float64(v) - mean
+			sq += d * d
+		}
+	}
+	return sq
+}
+
+// updateRunning moves channel c's running statistics toward the batch's mean and unbiased
+// variance sq/(M-1).
+func (k *bnKernel[T]) updateRunning(c int, mean, sq float64) {
+	unbiased := sq / math.Max(k.m-1, 1)
+	k.runMean[c] = T((1-k.momentum)*float64(k.runMean[c]) + k.momentum*mean)
+	k.runVar[c] = T((1-k.momentum)*float64(k.runVar[c]) + k.momentum*unbiased)
+}
+
+// apply is y = g*(x - mean)*invStd + b over channel c, as one scale and shift.
+func (k *bnKernel[T]) apply(c int) {
+	mean, inv := k.mean[c], k.invStd[c]
+	scale, shift := T(float64(k.gs[c])*inv), T(float64(k.bs[c])-float64(k.gs[c])*inv*mean)
+	for i := range k.n {
+		off := plane(i, c, k.ch, k.hw)
+		out := k.ys[off : off+k.hw]
+		for j, v := range k.xs[off : off+k.hw] {
+			out[j] = v*scale + shift
+		}
+	}
+}
+
+// gradSums is db = sum dy and dg = sum dy*xhat over channel c.
+func (k *bnKernel[T]) gradSums(c int) (db, dg float64) {
+	mean, inv := k.mean[c], k.invStd[c]
+	for i := range k.n {
+		off := plane(i, c, k.ch, k.hw)
+		for j, v := range k.xs[off : off+k.hw] {
+			d := float64(k.dys[off+j])
+			db += d
+			dg += d * (float64(v) - mean) * inv
+		}
+	}
+	return db, dg
+}
+
+// channelDx is dx over channel c.
+func (k *bnKernel[T]) channelDx(c int) {
+	mean, inv, gc := k.mean[c], k.invStd[c], float64(k.gs[c])
+	for i := range k.n {
+		off := plane(i, c, k.ch, k.hw)
+		for j, v := range k.xs[off : off+k.hw] {
+			d := float64(k.dys[off+j])
+			if k.train {
+				xhat := (float64(v) - mean) * inv
+				d -= k.db[c]/k.m + xhat*k.dg[c]/k.m
 			}
+			k.dxs[off+j] = T(gc * inv * d)
 		}
 	}
 }
@@ -171,10 +217,33 @@ func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	k.ys = graphop.Slice[T](k.y)
 	if len(k.mean) != k.ch {
 		k.mean, k.invStd = make([]float64, k.ch), make([]float64, k.ch)
-		k.db, k.dg = make([]float64, k.ch), make([]float64, k.ch)
+		k.sums, k.local, k.stats = make([]float64, 2*k.ch), make([]float64, 2*k.ch), make([]float64, k.ch+1)
+		k.db, k.dg = k.sums[:k.ch], k.sums[k.ch:]
 	}
 	k.step.Forward()
-	k.pass = bnForward
+	k.m = float64(k.n * k.hw)
+	if !k.train || k.sync == nil {
+		k.pass = bnForward
+		parallel.For(k.ch, bnMinChannels, k)
+		return k.y, nil
+	}
+	// sync: the mean over every replica's batch, then the variance about it
+	k.pass = bnSyncSum
+	parallel.For(k.ch, bnMinChannels, k)
+	k.stats[k.ch] = k.m
+	if err := k.sync(k.stats); err != nil {
+		return nil, fmt.Errorf("batchnorm statistics: %w", err)
+	}
+	k.m = k.stats[k.ch]
+	for c := range k.ch {
+		k.mean[c] = k.stats[c] / k.m
+	}
+	k.pass = bnSyncSq
+	parallel.For(k.ch, bnMinChannels, k)
+	if err := k.sync(k.stats[:k.ch]); err != nil {
+		return nil, fmt.Errorf("batchnorm statistics: %w", err)
+	}
+	k.pass = bnSyncApply
 	parallel.For(k.ch, bnMinChannels, k)
 	return k.y, nil
 }
@@ -186,12 +255,25 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	if k.step.Backward(wrt) { // once for the three gradient nodes
 		k.pass = bnSums
 		parallel.For(k.ch, bnMinChannels, k)
+		if k.train && k.sync != nil { // dx needs the sums over every replica's batch
+			if err := k.sync(k.sums); err != nil {
+				return nil, fmt.Errorf("batchnorm gradient: %w", err)
+			}
+		}
+		// The parameters' gradients: this replica's sums alone, or with sync its share
+		// (its part of the values, M/M_all) of the sums over every replica, which the
+		// caller's sum over the replicas makes whole again. The share is exact in float64
+		// and loses nothing to the cancellation of the replicas' float32 partial sums.
+		share := float64(k.n*k.hw) / k.m
+		for i, v := range k.sums {
+			k.local[i] = v * share
+		}
 	}
 	switch wrt {
 	case 1, 2:
-		out, src := &k.dgT, k.dg
+		out, src := &k.dgT, k.local[k.ch:]
 		if wrt == 2 {
-			out, src = &k.dbT, k.db
+			out, src = &k.dbT, k.local[:k.ch]
 		}
 		*out = graphop.Reused[T](*out, k.ch)
 		d := graphop.Slice[T](*out)
@@ -206,11 +288,13 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	return k.dx, nil
 }
 
-func batchNorm(x, g, b *gorgonia.Node, runMean, runVar tensor.Tensor, train bool, momentum, eps float64) (*gorgonia.Node, error) {
+// batchNorm applies the kernel to x [N,C,H,W]; with sum (sync BN, training only), the
+// statistics and the gradient's sums are those of every replica's batch together.
+func batchNorm(x, g, b *gorgonia.Node, runMean, runVar tensor.Tensor, train bool, momentum, eps float64, sum func([]float64) error) (*gorgonia.Node, error) {
 	if x.Dtype() == tensor.Float64 {
-		return graphop.Apply(&bnKernel[float64]{train: train, momentum: momentum, eps: eps,
+		return graphop.Apply(&bnKernel[float64]{train: train, momentum: momentum, eps: eps, sync: sum,
 			runMean: runMean.Data().([]float64), runVar: runVar.Data().([]float64)}, x, g, b)
 	}
-	return graphop.Apply(&bnKernel[float32]{train: train, momentum: momentum, eps: eps,
+	return graphop.Apply(&bnKernel[float32]{train: train, momentum: momentum, eps: eps, sync: sum,
 		runMean: runMean.Data().([]float32), runVar: runVar.Data().([]float32)}, x, g, b)
 }

@@ -27,7 +27,9 @@ type Builder struct {
 	params  *Params
 	rng     *rand.Rand
 	seed    uint64
-	step    *uint64          // the model's training step, for dropout masks
+	step    *uint64 // the model's training step, for dropout masks
+	replica int     // Options.Replica
+	sum     func([]float64) error
 	nodes   []*gorgonia.Node // trainable parameter nodes, in Params order
 	byParam map[string]*gorgonia.Node
 	layers  []Layer
@@ -259,7 +261,7 @@ func (b *Builder) BatchNorm(name string, x *gorgonia.Node, c BatchNormConfig) *g
 	if c.FixedScale {
 		params = ch
 	}
-	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, c.Momentum, c.Eps)
+	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, c.Momentum, c.Eps, b.sum)
 	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: params}, Op{Kind: OpBatchNorm, Name: name, Eps: c.Eps, Momentum: c.Momentum, FixedScale: c.FixedScale}, x)
 }
 
@@ -324,7 +326,7 @@ func (b *Builder) Dropout(x *gorgonia.Node, p float64) *gorgonia.Node {
 	if !b.train || p == 0 {
 		return x
 	}
-	y, err := dropout(x, p, b.seed^uint64(len(b.layers))<<32, b.step)
+	y, err := dropout(x, p, b.seed^uint64(len(b.layers))<<32^uint64(b.replica)*0x9e3779b97f4a7c15, b.step)
 	// in the training graph only: the evaluation graph, which Net.Ops records, has none
 	return b.add(y, err, Layer{Name: fmt.Sprintf("dropout%d", len(b.layers)), Kind: fmt.Sprintf("dropout %.2g", p)}, Op{Kind: "dropout"}, x)
 }

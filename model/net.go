@@ -39,6 +39,14 @@ func (n *Net) SetStep(step int) { n.step = uint64(step) }
 type Options struct {
 	TrainBatch, EvalBatch int    // batch sizes of the two graphs
 	Seed                  uint64 // seeds the initialisation and dropout
+	// Replica is this copy's number in data-parallel training (0 alone): each copy draws
+	// its own dropout masks, as its batch is another part of the data.
+	Replica int
+	// SumReplicas, when not nil, makes BatchNorm's training statistics those of the batch
+	// of every replica together (sync BN): it replaces buf, in each replica, with the
+	// elementwise sum of every replica's buf. Every replica's training graph calls it
+	// in the same order, with buffers of one length. Nil: each copy's own batch.
+	SumReplicas func(buf []float64) error
 }
 
 // New builds the named architecture (see Named).
@@ -83,6 +91,7 @@ func (n *Net) build(arch Arch, init Init, o Options, train bool) (*Graph, *Build
 	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(batch, 3, 32, 32), gorgonia.WithName("images"),
 		gorgonia.WithValue(tensor.New(tensor.WithShape(batch, 3, 32, 32), tensor.Of(tensor.Float32))))
 	b := newBuilder(g, n.Params, train, init, o.Seed, &n.step)
+	b.replica, b.sum = o.Replica, o.SumReplicas
 	b.opOf[x] = -1
 	logits := arch(b, x)
 	if err := b.Err(); err != nil {

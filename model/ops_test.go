@@ -234,7 +234,7 @@ func TestBatchNorm(t *testing.T) {
 		mean := tensor.New(tensor.WithBacking([]float64{0.1, -0.2, 0.3}))
 		variance := tensor.New(tensor.WithBacking([]float64{1.5, 0.5, 2}))
 		opCheck(t, [][]int{{4, 3, 2, 3}, {3}, {3}}, []int{0, 1, 2}, func(in []*G.Node) (*G.Node, error) {
-			return batchNorm(in[0], in[1], in[2], mean, variance, train, 0, 1e-5) // momentum 0: the stats stay
+			return batchNorm(in[0], in[1], in[2], mean, variance, train, 0, 1e-5, nil) // momentum 0: the stats stay
 		}, func(d [][]float64) []float64 {
 			x, g, b := d[0], d[1], d[2]
 			y := make([]float64, len(x))
@@ -271,7 +271,7 @@ func TestBatchNormRunningStats(t *testing.T) {
 	gn := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("g"), G.WithValue(tensor.New(tensor.WithBacking([]float64{1, 1}))))
 	bn := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("b"), G.WithValue(tensor.New(tensor.WithBacking([]float64{0, 0}))))
 	mean, variance := tensor.New(tensor.WithBacking([]float64{0, 0})), tensor.New(tensor.WithBacking([]float64{1, 1}))
-	G.Must(batchNorm(xn, gn, bn, mean, variance, true, 0.1, 1e-5))
+	G.Must(batchNorm(xn, gn, bn, mean, variance, true, 0.1, 1e-5, nil))
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {

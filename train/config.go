@@ -6,6 +6,8 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+
+	"example.com/xent/internal/dist"
 )
 
 // Config is a whole run. Every field says its unit; a preset gives its defaults, flags of
@@ -45,6 +47,7 @@ type Config struct {
 	Lookahead       bool         `json:"lookahead" flag:"lookahead"`                   // airbench's Lookahead: every 5 steps, pull the weights toward a slow copy; the final model is the slow copy
 	TTA             TTA          `json:"tta" flag:"tta"`                               // test-time augmentation of evaluations: none, or flip
 	Preset          string       `json:"preset" flag:"preset"`                         // the recipe the defaults came from
+	SyncBN          bool         `json:"sync_bn,omitempty" flag:"sync-bn"`             // with several ranks (MPI), BatchNorm's statistics over the global batch rather than each rank's shard
 }
 
 // check reports the first field that makes no sense, naming its flag; it fills TTA's
@@ -81,6 +84,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("-nesterov needs -optimizer sgd or muon with -momentum > 0 (use -nesterov=false)")
 	case c.Resume != ResumeNo && c.CheckpointDir == "":
 		return fmt.Errorf("-resume needs -checkpoint-dir")
+	case c.SyncBN && !dist.Built:
+		return fmt.Errorf("-sync-bn is for training over MPI, and this binary was built without it: %s", dist.HowToBuild)
 	case c.Optimizer != Muon && (c.MuonLR != 0 || c.MuonMomentum != 0 || c.MuonSteps != 0):
 		return fmt.Errorf("-muon-lr, -muon-momentum and -muon-steps go with -optimizer muon")
 	case c.MuonLR < 0 || c.MuonMomentum < 0 || c.MuonMomentum >= 1 || c.MuonSteps < 0:

@@ -27,9 +27,16 @@ func dataDir(cfg Config) string {
 func (r *runner) openData(ctx context.Context) error {
 	cfg := r.cfg
 	dir := dataDir(cfg)
-	if cfg.Download {
-		if err := cifar10.Download(ctx, dir, cifar10.DownloadOptions{Progress: r.out}); err != nil {
-			return err
+	if cfg.Download { // rank 0 first, then the others (a no-op for a folder they share)
+		for _, turn := range []bool{r.comm.Rank() == 0, r.comm.Rank() != 0} {
+			if turn {
+				if err := cifar10.Download(ctx, dir, cifar10.DownloadOptions{Progress: r.out}); err != nil {
+					return err
+				}
+			}
+			if err := r.barrier(); err != nil {
+				return err
+			}
 		}
 	}
 	var opts []cifar10.OpenOption
@@ -75,7 +82,7 @@ func (r *runner) buildBatches() error {
 	}
 	aug := r.cfg.Augment
 	train := cifar10.IterConfig{BatchSize: r.cfg.Batch, Shuffle: true, DropLast: true, Seed: r.cfg.Seed,
-		Mean: r.mean, Std: r.std, Prefetch: 2, Crop: aug.Crop}
+		Mean: r.mean, Std: r.std, Prefetch: 2, Crop: aug.Crop, Shard: r.comm.Rank(), Shards: r.ranks()}
 	if aug.Reflect {
 		train.Pad = cifar10.PadReflect
 	}

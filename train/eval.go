@@ -20,17 +20,22 @@ func (r *runner) split() string {
 }
 
 // evaluate runs the evaluation graph over the evaluation split (test, or -val's); with
-// -tta flip, each image's logits are the mean of its own and its mirror image's.
+// -tta flip, each image's logits are the mean of its own and its mirror image's. With
+// several ranks, each takes every ranks()-th batch (and rank 0's BatchNorm statistics), and
+// their tallies are summed.
 func (r *runner) evaluate() (metric.Evaluation, error) {
+	if err := r.shareStatistics(); err != nil {
+		return metric.Evaluation{}, err
+	}
 	g := r.net.Eval
 	k := len(r.data.Classes)
 	e := metric.NewEvaluator(k)
-	if err := r.test.Seek(cifar10.Position{Seed: 0}); err != nil {
-		return metric.Evaluation{}, err
-	}
 	in := graphop.Slice[float32](g.Input.Value().(*tensor.Dense))
 	var sum []float32
-	for range r.test.BatchesPerEpoch() {
+	for i := r.comm.Rank(); i < r.test.BatchesPerEpoch(); i += r.ranks() {
+		if err := r.test.Seek(cifar10.Position{Seed: 0, Index: i}); err != nil {
+			return metric.Evaluation{}, err
+		}
 		b := r.test.Next()
 		copy(in, b.Images)
 		clear(in[len(b.Images):]) // a short last batch: the rest of the graph's batch is ignored
@@ -51,6 +56,15 @@ func (r *runner) evaluate() (metric.Evaluation, error) {
 			logits = sum
 		}
 		e.Add(logits, b.Labels)
+	}
+	if r.ranks() > 1 {
+		t := e.Tallies()
+		if err := r.comm.Sum64(t); err != nil {
+			return metric.Evaluation{}, fmt.Errorf("evaluation: %w", err)
+		}
+		if err := e.SetTallies(t); err != nil {
+			return metric.Evaluation{}, err
+		}
 	}
 	return e.Result(), nil
 }

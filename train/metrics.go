@@ -31,16 +31,24 @@ type EpochMetrics struct {
 	Params       int       `json:"params"`
 	FLOPs        int64     `json:"flops_per_image"`
 	Config       Config    `json:"config"`
+	// with several ranks (MPI): how many, and the gradients' all-reduce of each step
+	Ranks          int     `json:"ranks,omitempty"`
+	AllReduceBytes int     `json:"allreduce_bytes_per_step,omitempty"` // of each rank's buffer
+	AllReduceS     float64 `json:"allreduce_s_per_step,omitempty"`     // mean over the epoch's steps, rank 0's
 }
 
 // epochMetrics is the line of the epoch just done, evaluated as ev.
 func (r *runner) epochMetrics(epoch int, ev metric.Evaluation, imgPerS float64) EpochMetrics {
 	t := r.st.Epoch
-	return EpochMetrics{Epoch: epoch, Step: r.st.Step, LR: r.sched.LR(r.st.Step - 1),
+	m := EpochMetrics{Epoch: epoch, Step: r.st.Step, LR: r.sched.LR(r.st.Step - 1),
 		TrainLoss: t.Loss / float64(max(t.Batches, 1)), TrainAcc: float64(t.Correct) / float64(max(t.Images, 1)),
 		TestLoss: ev.Loss, TestLossBits: ev.LossBits, TestAcc: ev.Accuracy, Split: r.split(), ECE: ev.ECE, PerClass: ev.PerClass,
 		ImgPerS: imgPerS, WallS: r.st.WallBefore + time.Since(r.start).Seconds(),
 		Model: r.cfg.Model, Params: r.net.Params.Count(), FLOPs: 2 * r.net.MACs(), Config: r.cfg}
+	if r.ranks() > 1 {
+		m.Ranks, m.AllReduceBytes, m.AllReduceS = r.ranks(), r.comms.bytes, r.comms.perStep()
+	}
+	return m
 }
 
 // valKeys are the keys of a metrics line that hold the evaluation split's figures; with

@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"example.com/xent/data/cifar10"
+	"example.com/xent/internal/dist"
 	"example.com/xent/internal/graphop"
 	"example.com/xent/loss"
 	"example.com/xent/metric"
@@ -48,7 +49,11 @@ type runner struct {
 	last    *metric.Evaluation // of the model as it is now: the last epoch's, until a step changes it
 	st      state
 	start   time.Time
-	release func() // of the checkpoint folder's lock
+	release func()    // of the checkpoint folder's lock
+	comm    dist.Comm // the ranks training together (dist.Single alone)
+	flat    []float32 // with several ranks: the step's gradients, loss, right answers and stop flag, summed over them
+	comms   commTally // the epoch's all-reduces
+	stopAll bool      // a rank was interrupted: all stop after the step just done
 
 	mean, std [3]float32 // of the training images' channels, for normalisation
 }
@@ -57,15 +62,7 @@ type runner struct {
 // cancelled (then it checkpoints and returns ErrInterrupted). It uses the cores that
 // GOMAXPROCS allows.
 func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	r := &runner{cfg: cfg, out: out, start: time.Now()}
-	defer r.close()
-	if err := r.setup(ctx); err != nil {
-		return nil, err
-	}
-	return r.loop(ctx)
+	return RunParallel(ctx, dist.Single, cfg, out)
 }
 
 // setup makes everything a step needs, in the order data flows: the outputs checked, the
@@ -82,7 +79,11 @@ func (r *runner) setup(ctx context.Context) error {
 	if err := r.openData(ctx); err != nil {
 		return err
 	}
-	if r.net, err = model.Build(r.cfg.Model, arch, init, model.Options{TrainBatch: r.cfg.Batch, EvalBatch: r.cfg.EvalBatch, Seed: r.cfg.Seed}); err != nil {
+	opts := model.Options{TrainBatch: r.cfg.Batch / r.ranks(), EvalBatch: r.cfg.EvalBatch, Seed: r.cfg.Seed, Replica: r.comm.Rank()}
+	if r.cfg.SyncBN && r.ranks() > 1 {
+		opts.SumReplicas = r.comm.Sum64
+	}
+	if r.net, err = model.Build(r.cfg.Model, arch, init, opts); err != nil {
 		return err
 	}
 	if k := r.net.Train.Logits.Shape()[1]; k != len(r.data.Classes) {
@@ -105,6 +106,9 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	r.st = state{Version: stateVersion, Model: r.cfg.Model, Config: r.cfg, BestAcc: -1, Position: r.train.Position()}
 	if err := r.resumeOrStart(); err != nil {
+		return err
+	}
+	if err := r.share(); err != nil {
 		return err
 	}
 	r.printStart()
@@ -137,14 +141,14 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 	epochStart := time.Now()
 	imagesAtStart := r.st.Epoch.Images
 	for r.st.Step < total {
-		if ctx.Err() != nil {
+		if r.interruptedAnywhere(ctx) {
 			return r.interrupted()
 		}
 		b := r.train.Next()
 		if b.Index == 0 || r.st.Epoch.Images == imagesAtStart {
 			prog.start(b.Epoch+1, r.cfg.Epochs, b.Index)
 		}
-		lossValue, correct, err := r.step(b)
+		lossValue, correct, err := r.step(ctx, b)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +162,7 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 			r.look.afterStep(r.st.Step)
 		}
 		r.st.Position = r.train.Position()
-		r.st.Epoch.add(lossValue, correct, b.N)
+		r.st.Epoch.add(lossValue, correct, b.N*r.ranks()) // the shards are equal
 		imgPerS := float64(r.st.Epoch.Images-imagesAtStart) / time.Since(epochStart).Seconds()
 		prog.update(b.Index+1, r.st.Epoch, imgPerS)
 		if b.Index == perEpoch-1 {
@@ -179,25 +183,33 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 	return r.finish()
 }
 
-// step trains on one batch: forward and backward through the training graph, the
-// gradients clipped (-clip), the optimizer's update at the schedule's rate. It returns
-// the batch's loss and how many of its images the model got right.
-func (r *runner) step(b *cifar10.Batch) (float64, int, error) {
+// step trains on one batch (this rank's shard of it): forward and backward through the
+// training graph, the gradients summed over the ranks, clipped (-clip), and the optimizer's
+// update at the schedule's rate. It returns the global batch's loss and how many of its
+// images the model got right.
+func (r *runner) step(ctx context.Context, b *cifar10.Batch) (float64, int, error) {
 	g := r.net.Train
 	copy(graphop.Slice[float32](g.Input.Value().(*tensor.Dense)), b.Images)
 	copy(r.labels, b.Labels)
 	r.net.SetStep(r.st.Step)
 	r.vm.Reset()
+	l, correct := math.NaN(), 0
 	if err := r.vm.RunAll(); err != nil {
 		err = loss.FromMachine(err)
-		if errors.Is(err, loss.ErrNonFinite) { // the loss node refuses non-finite logits
+		if !errors.Is(err, loss.ErrNonFinite) {
+			return 0, 0, fmt.Errorf("step %d: %w", r.st.Step+1, err)
+		}
+		if r.ranks() == 1 { // the loss node refuses non-finite logits
 			return 0, 0, r.diverged(r.st.Step+1, b, "the logits are not finite")
 		}
-		return 0, 0, fmt.Errorf("step %d: %w", r.st.Step+1, err)
-	}
-	l := float64(r.cost.Value().Data().(float32))
-	if math.IsNaN(l) || math.IsInf(l, 0) {
-		return 0, 0, r.diverged(r.st.Step+1, b, fmt.Sprintf("the loss is %v", l))
+		// several ranks: a NaN loss in the all-reduce makes every rank stop here
+	} else {
+		l = float64(r.cost.Value().Data().(float32))
+		logits, err := graphop.Data[float32](g.Logits.Value(), "the logits")
+		if err != nil {
+			return 0, 0, err
+		}
+		correct = countCorrect(logits, b.Labels)
 	}
 	r.gradBuf = r.gradBuf[:0]
 	for _, gr := range r.grads {
@@ -207,17 +219,23 @@ func (r *runner) step(b *cifar10.Batch) (float64, int, error) {
 		}
 		r.gradBuf = append(r.gradBuf, d)
 	}
+	if r.ranks() > 1 {
+		t, err := r.allReduce(l, correct, ctx.Err() != nil)
+		if err != nil {
+			return 0, 0, fmt.Errorf("step %d: %w", r.st.Step+1, err)
+		}
+		l, correct, r.stopAll = t.loss, t.correct, t.stop
+	}
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		return 0, 0, r.diverged(r.st.Step+1, b, fmt.Sprintf("the loss is %v", l))
+	}
 	if r.cfg.Clip > 0 {
 		optim.ClipGradNorm(r.gradBuf, r.cfg.Clip)
 	}
 	if err := r.opt.Step(r.sched.LR(r.st.Step), r.gradBuf); err != nil {
 		return 0, 0, err
 	}
-	logits, err := graphop.Data[float32](g.Logits.Value(), "the logits")
-	if err != nil {
-		return 0, 0, err
-	}
-	return l, countCorrect(logits, b.Labels), nil
+	return l, correct, nil
 }
 
 // endEpoch evaluates the model, writes the epoch's metrics line and its checkpoint (also as
@@ -229,6 +247,7 @@ func (r *runner) endEpoch(epoch int, imgPerS float64) (EpochMetrics, error) {
 	}
 	r.last = &ev
 	m := r.epochMetrics(epoch, ev, imgPerS)
+	r.comms = commTally{}
 	r.st.Metrics = append(r.st.Metrics, m)
 	r.st.Epoch = epochTally{}
 	best := ev.Accuracy > r.st.BestAcc

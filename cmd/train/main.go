@@ -6,6 +6,9 @@
 //
 // SIGINT or SIGTERM saves a checkpoint at the next step boundary and exits with status 130;
 // -resume continues from it.
+//
+// Built with the mpi tag (make train does where OpenMPI is installed), mpirun -np R train
+// ... (or srun) trains data-parallel over R ranks: see train.RunParallel and the README.
 package main
 
 import (
@@ -16,18 +19,37 @@ import (
 	"os/signal"
 	"syscall"
 
+	"example.com/xent/internal/dist"
 	"example.com/xent/train"
 )
 
 func main() {
+	var err error
+	if world, err = dist.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
+	err = run(ctx, os.Args[1:], os.Stdout)
 	stop()
+	status := 0
 	switch {
 	case errors.Is(err, train.ErrInterrupted):
-		os.Exit(130)
+		status = 130
+	case err != nil && world.Size() > 1: // the other ranks wait for this one: end them all
+		fmt.Fprintf(os.Stderr, "train: rank %d of %d: %v\n", world.Rank(), world.Size(), err)
+		world.Abort(1)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(1)
 	}
+	if err := world.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		status = max(status, 1)
+	}
+	os.Exit(status)
 }
+
+// world is the job's ranks: MPI's when mpirun or srun started this process as one of
+// several (a build with the mpi tag), else the one process.
+var world = dist.Single

@@ -82,6 +82,7 @@ func parse(args []string) (train.Config, process, error) {
 	fs.IntVar(&cfg.Val, "val", cfg.Val, "hold out the last N training images (5000: data_batch_5's second half) and evaluate on them, not on the test split (metrics keys val_*)")
 	fs.BoolVar(&cfg.Lookahead, "lookahead", cfg.Lookahead, "Lookahead (airbench): every 5 steps move a slow copy of the weights toward them and continue from it")
 	fs.Var(&cfg.TTA, "tta", "test-time augmentation: none, or flip (mean logits of image and mirror)")
+	fs.BoolVar(&cfg.SyncBN, "sync-bn", cfg.SyncBN, "under mpirun (a build with MPI): BatchNorm statistics over the global batch, not each rank's shard")
 	fs.StringVar(&proc.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -156,6 +157,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	_, err = train.Run(ctx, cfg, stdout)
+	_, err = train.RunParallel(ctx, world, cfg, stdout)
 	return err
 }

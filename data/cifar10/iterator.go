@@ -18,6 +18,10 @@ type IterConfig struct {
 	Pad       Padding           // what a crop sees outside the image
 	Flip      Flip              // left-right mirroring
 	Prefetch  int               // batches prepared ahead on a goroutine of its own; 0 prepares them in Next
+	// Shard of Shards, with Shards > 1: every batch holds only part Shard (from 0) of
+	// Shards near-equal contiguous parts of the batch that one iterator without them would
+	// make (the same images, crops and flips), for data-parallel training over Shards ranks.
+	Shard, Shards int
 }
 
 // A Batch is a slice of a Split, normalised and augmented. Its slices have length N (their
@@ -81,6 +85,8 @@ func NewIterator(s *Split, cfg IterConfig) (*Iterator, error) {
 		return nil, fmt.Errorf("cifar10: crop padding %d outside [0, %d)", cfg.Crop, Width)
 	case cfg.Prefetch < 0:
 		return nil, fmt.Errorf("cifar10: prefetch %d < 0", cfg.Prefetch)
+	case cfg.Shards < 0 || cfg.Shard < 0 || cfg.Shard >= max(cfg.Shards, 1):
+		return nil, fmt.Errorf("cifar10: shard %d of %d", cfg.Shard, cfg.Shards)
 	}
 	for c, sd := range cfg.Std {
 		if !(sd > 0) {
@@ -144,7 +150,8 @@ func (it *Iterator) Next() *Batch {
 func (it *Iterator) Close() { it.stopPrefetch() }
 
 func (it *Iterator) newBatch() *Batch {
-	b := it.cfg.BatchSize
+	s := max(it.cfg.Shards, 1)
+	b := (it.cfg.BatchSize + s - 1) / s // the largest shard
 	return &Batch{Images: make([]float32, b*ImageSize), Labels: make([]int, b), Indices: make([]int, b)}
 }
 
@@ -201,18 +208,23 @@ func (it *Iterator) fill(b *Batch) {
 	it.made = it.after(p)
 	n := it.split.Len()
 	lo := p.Index * it.cfg.BatchSize
-	b.N, b.Epoch, b.Index = min(it.cfg.BatchSize, n-lo), p.Epoch, p.Index
+	whole := min(it.cfg.BatchSize, n-lo) // images in the batch of all shards
+	first, end := 0, whole               // this shard's part of it
+	if s := it.cfg.Shards; s > 1 {
+		first, end = whole*it.cfg.Shard/s, whole*(it.cfg.Shard+1)/s
+	}
+	b.N, b.Epoch, b.Index = end-first, p.Epoch, p.Index
 	b.Images, b.Labels, b.Indices = b.Images[:b.N*ImageSize], b.Labels[:b.N], b.Indices[:b.N]
 	perm := it.order(p.Epoch)
-	// The augmentation of a batch draws from a generator seeded by (seed, epoch, batch).
+	// The augmentation of a batch draws from a generator seeded by (seed, epoch, batch),
+	// image by image: a shard draws the earlier shards' crops and flips too.
 	it.pcg.Seed(it.cfg.Seed^0x9e3779b97f4a7c15, uint64(p.Epoch)<<32|uint64(p.Index))
 	span := 2*it.cfg.Crop + 1
-	for i := range b.N {
-		idx := lo + i
+	for j := range end {
+		idx, i := lo+j, j-first
 		if perm != nil {
 			idx = int(perm[idx])
 		}
-		b.Indices[i], b.Labels[i] = idx, int(it.split.Labels[idx])
 		dy, dx := it.cfg.Crop, it.cfg.Crop
 		if it.cfg.Crop > 0 {
 			dy, dx = it.rng.IntN(span), it.rng.IntN(span)
@@ -224,6 +236,10 @@ func (it *Iterator) fill(b *Batch) {
 		case AlternatingFlip:
 			flip = (flipBit(it.cfg.Seed, idx)+uint64(p.Epoch))&1 == 1
 		}
+		if i < 0 {
+			continue
+		}
+		b.Indices[i], b.Labels[i] = idx, int(it.split.Labels[idx])
 		augment(b.Images[i*ImageSize:(i+1)*ImageSize], it.split.Image(idx), it.norm, it.cfg.Crop, dy, dx, flip, it.cfg.Pad)
 	}
 }

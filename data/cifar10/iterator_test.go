@@ -228,6 +228,41 @@ func TestSameSeedSameBatches(t *testing.T) {
 	}
 }
 
+// The shards of a batch, put together in order, are the batch of one iterator without
+// shards: the same images, labels, crops and flips, also for an epoch's short last batch.
+func TestShardsMakeTheWholeBatch(t *testing.T) {
+	d, _ := Open(synthetic(t, 20, 1), AnyRecordCount())
+	for _, flip := range []Flip{RandomFlip, AlternatingFlip} {
+		cfg := augmented(5)
+		cfg.Flip = flip
+		want := collect(t, d.Train, cfg, 10)
+		for _, shards := range []int{2, 3} {
+			parts := make([][]Batch, shards)
+			for s := range shards {
+				c := cfg
+				c.Shard, c.Shards, c.Prefetch = s, shards, s // with and without prefetching
+				parts[s] = collect(t, d.Train, c, 10)
+			}
+			var joined []Batch
+			for i := range want {
+				j := Batch{Epoch: parts[0][i].Epoch, Index: parts[0][i].Index}
+				for s := range shards {
+					p := parts[s][i]
+					if p.Epoch != j.Epoch || p.Index != j.Index {
+						t.Fatalf("%d shards: batch %d of shard %d is epoch %d batch %d", shards, i, s, p.Epoch, p.Index)
+					}
+					j.Images, j.Labels, j.Indices = append(j.Images, p.Images...), append(j.Labels, p.Labels...), append(j.Indices, p.Indices...)
+					j.N += p.N
+				}
+				joined = append(joined, j)
+			}
+			if !equalBatches(want, joined) {
+				t.Errorf("flip %v, %d shards: joined shards differ from the whole batches", flip, shards)
+			}
+		}
+	}
+}
+
 func TestSeekResumesOnTheNextBatch(t *testing.T) {
 	d, _ := Open(synthetic(t, 20, 1), AnyRecordCount())
 	for _, prefetch := range []int{0, 2} {
@@ -305,6 +340,8 @@ func TestIteratorConfigErrors(t *testing.T) {
 		"crop 32":             {BatchSize: 4, Crop: 32, Std: [3]float32{1, 1, 1}},
 		"drop-last, no batch": {BatchSize: 11, DropLast: true, Std: [3]float32{1, 1, 1}},
 		"negative prefetch":   {BatchSize: 4, Prefetch: -1, Std: [3]float32{1, 1, 1}},
+		"shard 2 of 2":        {BatchSize: 4, Shard: 2, Shards: 2, Std: [3]float32{1, 1, 1}},
+		"shard -1":            {BatchSize: 4, Shard: -1, Shards: 2, Std: [3]float32{1, 1, 1}},
 	} {
 		if _, err := NewIterator(d.Train, cfg); err == nil {
 			t.Errorf("%s: no error", name)

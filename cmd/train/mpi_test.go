@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"example.com/xent/checkpoints"
+	"example.com/xent/internal/dist"
+	"example.com/xent/internal/dist/disttest"
+)
+
+// mpiTrain returns the command that trains with args as np ranks of an MPI job (the test
+// binary acting as cmd/train, see TestMain); it skips without MPI.
+func mpiTrain(t *testing.T, np int, args []string) *exec.Cmd {
+	t.Helper()
+	return disttest.Mpirun(t, np, []string{"XENT_TRAIN_ARGS=" + strings.Join(args, "\x1f")}, os.Args[0])
+}
+
+// relativeDiff compares the model's tensors of two checkpoints (not the optimizer's):
+// ||got - want|| / ||want|| over all of them as one vector, and the largest of it over
+// each tensor alone, with its name.
+func relativeDiff(t *testing.T, got, want map[string]checkpoints.Tensor) (all, worst float64, at string) {
+	t.Helper()
+	var d2, n2 float64
+	for name, w := range want {
+		if strings.HasPrefix(name, "optimizer/") {
+			continue
+		}
+		g, ok := got[name]
+		if !ok || len(g.Data) != len(w.Data) {
+			t.Fatalf("tensor %s: missing or of another size", name)
+		}
+		var d, n float64
+		for i := range w.Data {
+			d += (float64(g.Data[i]) - float64(w.Data[i])) * (float64(g.Data[i]) - float64(w.Data[i]))
+			n += float64(w.Data[i]) * float64(w.Data[i])
+		}
+		d2, n2 = d2+d, n2+n
+		if r := math.Sqrt(d / math.Max(n, 1e-30)); r > worst || math.IsNaN(r) {
+			worst, at = r, name
+		}
+	}
+	return math.Sqrt(d2 / n2), worst, at
+}
+
+// Two ranks of B/2 images each train the weights one process of B images does, after 20
+// steps: the model's tensors, as one vector, within 1e-6 relative, and each tensor within
+// 1e-4. They are not the same bits: a weight's gradient sums its batch's rows inside one
+// GEMM in one process, and in two halves that MPI adds on two ranks, so the float32 sums
+// round differently (the 1/N scalings agree exactly: halving is exact); after one step the
+// tensors differ by 1e-7 relative. Training amplifies that most where a gradient is a
+// cancelling sum: airbench's whitening bias feeds a GELU and then BatchNorm, which takes
+// out nearly all of its gradient (per channel a sum of 30k terms 100x smaller than they
+// are), so a 1e-7 change of the terms moves it by 1e-5 in one process as much as in two,
+// and after 20 steps it differs by 1e-5 to 2e-5 (seeds 5-7; 2e-6 to 7e-6 at -lr 0.05) while
+// the other tensors stay near 1e-6 and all of them, as one vector, near 3e-8. Without
+// BatchNorm, and with airbench-4-8-8 under -sync-bn; airbench-4-8-8 with each rank's own
+// BatchNorm statistics trains other weights.
+func TestTwoRanksTrainAsOneProcess(t *testing.T) {
+	if !dist.Built {
+		t.Skip("built without MPI (the mpi tag): make test adds it where OpenMPI is installed")
+	}
+	data := syntheticData(t, 128, 64) // 640 training images: 20 steps of 32
+	for _, c := range []struct {
+		name    string
+		recipe  []string
+		sameAs1 bool
+	}{
+		{"no BatchNorm", []string{"-model", "conv8,relu,pool2,conv16,relu,pool2,fc10", "-augment", "crop,flip", "-lr", "0.05"}, true},
+		{"sync BN", []string{"-model", "airbench-4-8-8", "-sync-bn", "-lookahead", "-tta", "flip"}, true},
+		{"per-rank BN", []string{"-model", "airbench-4-8-8"}, false},
+	} {
+		args := func(ck string) []string {
+			return append([]string{"-data", data, "-own-data", "-epochs", "1", "-batch", "32", "-eval-batch", "32",
+				"-checkpoint-dir", ck, "-seed", "5", "-threads", "1"}, c.recipe...)
+		}
+		one := filepath.Join(t.TempDir(), "one")
+		if err := run(context.Background(), slices.DeleteFunc(args(one), func(a string) bool { return a == "-sync-bn" }), new(bytes.Buffer)); err != nil {
+			t.Fatal(err)
+		}
+		two := filepath.Join(t.TempDir(), "two")
+		out, err := mpiTrain(t, 2, args(two)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: mpirun: %v\n%s", c.name, err, out)
+		}
+		if !strings.Contains(string(out), "ranks 2 (MPI)") || strings.Count(string(out), "final: test accuracy") != 1 {
+			t.Errorf("%s: want rank 0 alone to print, and say it trains over 2 ranks:\n%s", c.name, out)
+		}
+		all, worst, at := relativeDiff(t, finalWeights(t, two), finalWeights(t, one))
+		switch {
+		case c.sameAs1 && (all > 1e-6 || worst > 1e-4):
+			t.Errorf("%s: 2 ranks' weights differ from 1 process's by %.3g relative (%s: %.3g)", c.name, all, at, worst)
+		case !c.sameAs1 && all < 1e-3:
+			t.Errorf("%s: 2 ranks with their own BatchNorm statistics trained 1 process's weights (difference %.3g)", c.name, all)
+		}
+		t.Logf("%s: 2 ranks vs 1 process: weights %.3g relative; the most in %s, %.3g", c.name, all, at, worst)
+	}
+}
+
+// A rank killed mid-run ends the job with mpirun's message naming it; the newest
+// checkpoint reads back, and one process resumes from it (written by 2 ranks) to the end,
+// near the weights of a run never interrupted.
+func TestKilledRankEndsTheJob(t *testing.T) {
+	if !dist.Built {
+		t.Skip("built without MPI (the mpi tag): make test adds it where OpenMPI is installed")
+	}
+	data := syntheticData(t, 128, 64)
+	args := func(ck string) []string {
+		return []string{"-data", data, "-own-data", "-model", "conv8,relu,pool2,fc10", "-epochs", "6", "-batch", "32",
+			"-eval-batch", "32", "-lr", "0.02", "-checkpoint-dir", ck, "-checkpoint-every", "5", "-seed", "2", "-threads", "1"}
+	}
+	ck := filepath.Join(t.TempDir(), "ck")
+	cmd := mpiTrain(t, 2, args(ck))
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	victim := 0
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if latest, _ := (checkpoints.Store{Dir: ck}).Latest(); latest != "" && victim == 0 {
+			victim = rankPID(cmd.Process.Pid, 1)
+			break
+		}
+	}
+	if victim == 0 {
+		cmd.Process.Kill()
+		t.Fatalf("no checkpoint, or no rank 1, within a minute:\n%s", out.String())
+	}
+	syscall.Kill(victim, syscall.SIGKILL)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("mpirun succeeded after rank 1 was killed:\n%s", out.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the job still runs a minute after rank 1 was killed:\n%s", out.String())
+	}
+	if s := out.String(); !strings.Contains(s, "rank 1") || !strings.Contains(s, "signal 9") {
+		t.Errorf("mpirun's message does not name rank 1 and its signal:\n%s", s)
+	}
+	latest, err := checkpoints.Store{Dir: ck}.Latest()
+	if err != nil || latest == "" {
+		t.Fatalf("no checkpoint after the kill: %v", err)
+	}
+	if _, err := checkpoints.Read(latest); err != nil {
+		t.Fatalf("the newest checkpoint after the kill: %v", err)
+	}
+	var resumed bytes.Buffer
+	if err := run(context.Background(), append(args(ck), "-resume"), &resumed); err != nil {
+		t.Fatalf("resume in one process: %v\n%s", err, resumed.String())
+	}
+	if !strings.Contains(resumed.String(), "resumed at step") || !strings.Contains(resumed.String(), "final: test accuracy") {
+		t.Errorf("one process did not resume the 2 ranks' checkpoint and finish:\n%s", resumed.String())
+	}
+	whole := filepath.Join(t.TempDir(), "whole")
+	if err := run(context.Background(), args(whole), new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	if all, worst, at := relativeDiff(t, finalWeights(t, ck), finalWeights(t, whole)); all > 1e-5 || worst > 1e-4 {
+		t.Errorf("2 ranks killed and resumed in 1 process: weights %.3g relative (%s: %.3g) from an uninterrupted run's", all, at, worst)
+	}
+}
+
+// rankPID returns the PID of rank's process among the children of mpirun's process
+// (which names each rank in its environment), or 0.
+func rankPID(mpirun, rank int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", mpirun, mpirun))
+	if err != nil {
+		return 0
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if slices.Contains(strings.Split(string(env), "\x00"), "OMPI_COMM_WORLD_RANK="+strconv.Itoa(rank)) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// Without MPI, -sync-bn is an error that says how to build with it, and a binary started
+// by mpirun as one of several ranks refuses to train alone.
+func TestWithoutMPI(t *testing.T) {
+	if dist.Built {
+		t.Skip("this build has MPI")
+	}
+	err := run(context.Background(), []string{"-data", t.TempDir(), "-sync-bn"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "-sync-bn") || !strings.Contains(err.Error(), "-tags mpi") {
+		t.Errorf("-sync-bn without MPI: %v", err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "XENT_TRAIN_ARGS=-epochs\x1f1", "OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_RANK=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || !strings.Contains(string(out), "built without MPI") {
+		t.Errorf("started as rank 1 of 2 without MPI: %v\n%s", err, out)
+	}
+}
