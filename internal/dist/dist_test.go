@@ -3,9 +3,13 @@ package dist_test
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"example.com/xent/internal/dist"
 	"example.com/xent/internal/dist/disttest"
@@ -13,6 +17,13 @@ import (
 
 // TestMain lets the test binary be a rank of the job TestCollectives starts.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv("XENT_DIST_SUM_BENCH"); spec != "" {
+		if err := timeSums(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "sum bench:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv("XENT_DIST_RANK_TEST") != "" {
 		if err := collectives(); err != nil {
 			fmt.Fprintln(os.Stderr, "rank test:", err)
@@ -108,5 +119,65 @@ func TestInitWithoutMPI(t *testing.T) {
 	t.Setenv("OMPI_COMM_WORLD_SIZE", "1")
 	if c, err := dist.Init(); err != nil || c.Size() != 1 {
 		t.Fatalf("Init as the one rank: %v", err)
+	}
+}
+
+// timeSums is one rank's side of BenchmarkSum: spec is "floats,calls"; rank 0 prints the
+// median time of a Sum over 5 rounds of calls, after one round of warm-up.
+func timeSums(spec string) error {
+	var floats, calls int
+	if _, err := fmt.Sscanf(spec, "%d,%d", &floats, &calls); err != nil {
+		return fmt.Errorf("XENT_DIST_SUM_BENCH=%q: %w", spec, err)
+	}
+	c, err := dist.Init()
+	if err != nil {
+		return err
+	}
+	buf := make([]float32, floats)
+	var rounds []time.Duration
+	for round := range 6 {
+		start := time.Now()
+		for range calls {
+			if err := c.Sum(buf); err != nil {
+				return err
+			}
+		}
+		if round > 0 {
+			rounds = append(rounds, time.Since(start)/time.Duration(calls))
+		}
+	}
+	sort.Slice(rounds, func(i, j int) bool { return rounds[i] < rounds[j] })
+	if c.Rank() == 0 {
+		fmt.Printf("sum ns %d min %d max %d\n", rounds[2].Nanoseconds(), rounds[0].Nanoseconds(), rounds[4].Nanoseconds())
+	}
+	return c.Close()
+}
+
+var sumLine = regexp.MustCompile(`sum ns (\d+) min (\d+) max (\d+)`)
+
+// BenchmarkSum times the all-reduce of the gradients of the models (4 bytes per parameter)
+// between 2 ranks on this machine (mpirun, shared memory): ns/op is the median of 5 rounds
+// of calls in one job, the time one rank spends in Sum with its peer waiting for it.
+func BenchmarkSum(b *testing.B) {
+	for _, m := range []struct {
+		name   string
+		params int
+	}{{"resnet-tiny", 121226}, {"airbench-32-64-128", 294370}, {"cnn-small", 620362}, {"mlp", 1578506}, {"airbench", 1971362}} {
+		b.Run(m.name, func(b *testing.B) {
+			calls := 20 * b.N // one launch per call of this function: mpirun takes a second to start
+			cmd := disttest.Mpirun(b, 2, []string{fmt.Sprintf("XENT_DIST_SUM_BENCH=%d,%d", m.params, calls)}, os.Args[0])
+			out, err := cmd.CombinedOutput()
+			g := sumLine.FindSubmatch(out)
+			if err != nil || g == nil {
+				b.Fatalf("mpirun: %v\n%s", err, out)
+			}
+			ns, _ := strconv.Atoi(string(g[1]))
+			lo, _ := strconv.Atoi(string(g[2]))
+			hi, _ := strconv.Atoi(string(g[3]))
+			b.ReportMetric(float64(ns), "ns/op")
+			b.ReportMetric(float64(lo), "min-ns/op")
+			b.ReportMetric(float64(hi), "max-ns/op")
+			b.ReportMetric(float64(4*m.params)/float64(ns), "GB/s") // not SetBytes: its MB/s would count mpirun's start
+		})
 	}
 }

@@ -14,7 +14,7 @@ import (
 // Mpirun returns the command that runs prog with args as np ranks on this machine
 // (mpirun --oversubscribe, and --allow-run-as-root for root, as in CI), with env added to
 // every rank's environment. It skips the test where the build has no MPI or mpirun is absent.
-func Mpirun(t *testing.T, np int, env []string, prog string, args ...string) *exec.Cmd {
+func Mpirun(t testing.TB, np int, env []string, prog string, args ...string) *exec.Cmd {
 	t.Helper()
 	if !dist.Built {
 		t.Skip("built without MPI (the mpi tag): make test adds it where OpenMPI is installed (Debian: openmpi-bin libopenmpi-dev)")
