@@ -15,9 +15,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"example.com/xent/internal/dist"
 	"example.com/xent/train"
@@ -29,9 +31,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(1)
 	}
+	var stdout io.Writer = os.Stdout
+	flush := func() {}
+	if world.Size() > 1 {
+		// mpirun, stopping a job (on SIGINT, or a rank's death), stops reading the ranks'
+		// output and closes it around the SIGTERM it sends them: a write must neither block
+		// nor kill rank 0 before the checkpoint it then writes.
+		signal.Ignore(syscall.SIGPIPE)
+		w := newAsyncWriter(os.Stdout)
+		stdout, flush = w, func() { w.Close(5 * time.Second) }
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, os.Args[1:], os.Stdout)
+	err = run(ctx, os.Args[1:], stdout)
 	stop()
+	flush()
 	status := 0
 	switch {
 	case errors.Is(err, train.ErrInterrupted):
