@@ -13,10 +13,10 @@ type Group struct {
 }
 
 type member struct {
-	opt      Optimizer
-	index    []int // the model's parameter index of each of the member's parameters
-	lrFactor float64
-	grads    [][]float32
+	opt   Optimizer
+	index []int                              // the model's parameter index of each of the member's parameters
+	rate  func(step int, lr float64) float64 // the member's learning rate at a step, from the group's
+	grads [][]float32
 }
 
 // NewGroup returns a group over a model of n parameters; Add gives it its members.
@@ -25,6 +25,17 @@ func NewGroup(n int) *Group { return &Group{n: n} }
 // Add makes opt the optimizer of the model's parameters index (in opt's order), at lrFactor
 // times the group's learning rate. Every parameter must belong to one member.
 func (g *Group) Add(opt Optimizer, index []int, lrFactor float64) error {
+	return g.add(opt, index, func(_ int, lr float64) float64 { return lr * lrFactor })
+}
+
+// AddRate makes opt the optimizer of the parameters index with a learning rate of its own:
+// rate(step) at the group's step (from 0), whatever the group's rate is; e.g. airbench94's
+// whitening bias, whose rate falls to 0 over the first epochs, then stays there.
+func (g *Group) AddRate(opt Optimizer, index []int, rate func(step int) float64) error {
+	return g.add(opt, index, func(step int, _ float64) float64 { return rate(step) })
+}
+
+func (g *Group) add(opt Optimizer, index []int, rate func(int, float64) float64) error {
 	for _, i := range index {
 		if i < 0 || i >= g.n {
 			return fmt.Errorf("optim: group member for parameter %d of %d", i, g.n)
@@ -37,7 +48,7 @@ func (g *Group) Add(opt Optimizer, index []int, lrFactor float64) error {
 			}
 		}
 	}
-	g.members = append(g.members, member{opt: opt, index: index, lrFactor: lrFactor, grads: make([][]float32, len(index))})
+	g.members = append(g.members, member{opt: opt, index: index, rate: rate, grads: make([][]float32, len(index))})
 	return nil
 }
 
@@ -57,7 +68,7 @@ func (g *Group) Step(lr float64, grads [][]float32) error {
 		for k, i := range m.index {
 			m.grads[k] = grads[i]
 		}
-		if err := m.opt.Step(lr*m.lrFactor, m.grads); err != nil {
+		if err := m.opt.Step(m.rate(g.steps, lr), m.grads); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -180,5 +181,28 @@ func TestGroupRoutesGradients(t *testing.T) {
 	}
 	if st := g.State(); len(st) != 2 || st["w.momentum"] == nil || st["b.momentum"] == nil || g.Steps() != 2 {
 		t.Errorf("group state %v, steps %d", st, g.Steps())
+	}
+}
+
+// A member added with AddRate steps at its own rate of the group's step, whatever the
+// group's rate: here 0.2, then 0.1, then 0 (frozen: SGD at rate 0 leaves its parameter).
+func TestGroupMemberRate(t *testing.T) {
+	p := []Param{{Name: "b", Data: []float32{0.5, -1}}}
+	q := []Param{{Name: "b", Data: []float32{0.5, -1}}}
+	sgd, _ := NewSGD(p, SGDConfig{Momentum: 0.9})
+	alone, _ := NewSGD(q, SGDConfig{Momentum: 0.9})
+	g := NewGroup(1)
+	if err := g.AddRate(sgd, []int{0}, func(step int) float64 { return max(0.2-0.1*float64(step), 0) }); err != nil {
+		t.Fatal(err)
+	}
+	grads := [][]float32{{0.1, 0.2}}
+	for step, lr := range []float64{0.2, 0.1, 0, 0} {
+		if err := g.Step(7, grads); err != nil {
+			t.Fatal(err)
+		}
+		alone.Step(lr, grads)
+		if !slices.Equal(p[0].Data, q[0].Data) {
+			t.Fatalf("step %d: %v in the group, %v alone at rate %v", step, p[0].Data, q[0].Data, lr)
+		}
 	}
 }

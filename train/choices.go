@@ -80,6 +80,9 @@ type TTA string
 const (
 	NoTTA   TTA = "none"
 	FlipTTA TTA = "flip" // the mean logits of each image and its mirror
+	// airbench94's level 2: flip, and each image moved by a pixel down-right and up-left
+	// (reflecting at the borders), weighted 1/2, 1/4, 1/4, each view with its mirror
+	TranslateTTA TTA = "flip-translate"
 )
 
 func (t TTA) String() string { return string(t) }
@@ -87,14 +90,14 @@ func (t TTA) String() string { return string(t) }
 // Set parses -tta's value ("" is none).
 func (t *TTA) Set(s string) error {
 	switch x := TTA(s); x {
-	case NoTTA, FlipTTA:
+	case NoTTA, FlipTTA, TranslateTTA:
 		*t = x
 		return nil
 	case "":
 		*t = NoTTA
 		return nil
 	}
-	return fmt.Errorf("-tta %q: want none or flip", s)
+	return fmt.Errorf("-tta %q: want none, flip or flip-translate", s)
 }
 
 func (t *TTA) UnmarshalText(b []byte) error { return t.Set(string(b)) }
@@ -232,4 +235,32 @@ func (m *ResumeMode) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("resume: %s: want a string or a boolean", b)
 	}
 	return m.Set(s)
+}
+
+// EvalEvery is -eval-every: evaluate after every N-th epoch (and after the last); EvalAtEnd
+// after the last only; 0 means 1.
+type EvalEvery int
+
+// EvalAtEnd evaluates after the last epoch only.
+const EvalAtEnd EvalEvery = -1
+
+func (e EvalEvery) String() string {
+	if e == EvalAtEnd {
+		return "end"
+	}
+	return strconv.Itoa(max(int(e), 1))
+}
+
+// Set parses -eval-every's value: a number of epochs >= 1, or end.
+func (e *EvalEvery) Set(s string) error {
+	if s == "end" {
+		*e = EvalAtEnd
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("-eval-every %q: want a number of epochs >= 1, or end", s)
+	}
+	*e = EvalEvery(n)
+	return nil
 }

@@ -14,40 +14,53 @@ import (
 // cmd/train fill it (each typed field parses its flag once), and it is printed at the
 // start and saved in every checkpoint and metrics line. The flag tag names a field's flag.
 type Config struct {
-	Data            string       `json:"data" flag:"data"`                             // cifar-10-batches-bin folder; "" = $CIFAR10_DIR, else ~/.cache/cifar10/cifar-10-batches-bin
-	Download        bool         `json:"download" flag:"download"`                     // fetch the official archive if the folder is absent
-	OwnData         bool         `json:"own_data" flag:"own-data"`                     // the folder is a dataset of one's own in CIFAR-10's format: batch files of any whole number of records (the official ones hold 10,000 each)
-	Model           string       `json:"model" flag:"model"`                           // architecture, e.g. cnn-small, resnet9-32, or a spec (see model.Named)
-	Epochs          int          `json:"epochs" flag:"epochs"`                         // passes over the training images, e.g. 10
-	Batch           int          `json:"batch" flag:"batch"`                           // images per step, e.g. 128
-	EvalBatch       int          `json:"eval_batch" flag:"eval-batch"`                 // images per evaluation pass, e.g. 500
-	LR              float64      `json:"lr" flag:"lr"`                                 // peak learning rate, e.g. 0.05
-	Optimizer       Optimizer    `json:"optimizer" flag:"optimizer"`                   // sgd | adamw | muon (Muon on the conv filters, sgd on the rest)
-	Schedule        Schedule     `json:"schedule" flag:"schedule"`                     // constant | step | cosine | triangular | linear
-	WD              float64      `json:"wd" flag:"wd"`                                 // weight decay (L2 for sgd, decoupled for adamw), e.g. 5e-4
-	Momentum        float64      `json:"momentum" flag:"momentum"`                     // sgd momentum, e.g. 0.9 (adamw: beta1)
-	Nesterov        bool         `json:"nesterov" flag:"nesterov"`                     // sgd with Nesterov momentum
-	MuonLR          float64      `json:"muon_lr,omitempty" flag:"muon-lr"`             // -optimizer muon: the filters' peak learning rate (the schedule's shape, as -lr's); 0 = 0.24, airbench94_muon's
-	MuonMomentum    float64      `json:"muon_momentum,omitempty" flag:"muon-momentum"` // -optimizer muon: the filters' Nesterov momentum; 0 = 0.6, the record's
-	MuonSteps       int          `json:"muon_steps,omitempty" flag:"muon-steps"`       // -optimizer muon: Newton-Schulz iterations; 0 = 3, the record's
-	Clip            float64      `json:"clip,omitempty" flag:"clip"`                   // largest global L2 norm of a step's gradients (scaled down beyond it, as torch's clip_grad_norm_), e.g. 1; 0 = no clipping
-	LabelSmoothing  float64      `json:"label_smoothing" flag:"label-smoothing"`       // eps of the smoothed target, e.g. 0.1
-	Augment         Augmentation `json:"augment" flag:"augment"`                       // e.g. crop2,reflect,altflip (see Augmentation)
-	Seed            uint64       `json:"seed" flag:"seed"`                             // seeds initialisation, order and augmentation
-	CheckpointDir   string       `json:"checkpoint_dir" flag:"checkpoint-dir"`         // where checkpoints go; "" = none
-	CheckpointEvery int          `json:"checkpoint_every" flag:"checkpoint-every"`     // steps between checkpoints; 0 = at epoch ends only
-	Keep            int          `json:"keep" flag:"keep"`                             // step checkpoints kept (and the best)
-	Resume          ResumeMode   `json:"resume" flag:"resume"`                         // continue from the newest checkpoint in CheckpointDir: no, yes (one must be there) or auto (if one is there)
-	AcceptChanges   bool         `json:"accept_changes" flag:"accept-changes"`         // resume although settings that change the training's course differ from the checkpoint's
-	Changes         []string     `json:"changes,omitempty" flag:"-"`                   // the changes accepted at resumes, e.g. "step 120: -lr 0.375 -> 0.2"
-	Metrics         string       `json:"metrics" flag:"metrics"`                       // JSON-lines file, one line per epoch; "" = none
-	Plot            string       `json:"plot" flag:"plot"`                             // PNG of the curves; "" = Metrics with .png
-	Subset          int          `json:"subset" flag:"subset"`                         // use only the first N training images; 0 = all
-	Val             int          `json:"val" flag:"val"`                               // hold out the last N training images and evaluate on them instead of the test split; 0 = none
-	Lookahead       bool         `json:"lookahead" flag:"lookahead"`                   // airbench's Lookahead: every 5 steps, pull the weights toward a slow copy; the final model is the slow copy
-	TTA             TTA          `json:"tta" flag:"tta"`                               // test-time augmentation of evaluations: none, or flip
-	Preset          string       `json:"preset" flag:"preset"`                         // the recipe the defaults came from
-	SyncBN          bool         `json:"sync_bn,omitempty" flag:"sync-bn"`             // with several ranks (MPI), BatchNorm's statistics over the global batch rather than each rank's shard
+	Data             string       `json:"data" flag:"data"`                                       // cifar-10-batches-bin folder; "" = $CIFAR10_DIR, else ~/.cache/cifar10/cifar-10-batches-bin
+	Download         bool         `json:"download" flag:"download"`                               // fetch the official archive if the folder is absent
+	OwnData          bool         `json:"own_data" flag:"own-data"`                               // the folder is a dataset of one's own in CIFAR-10's format: batch files of any whole number of records (the official ones hold 10,000 each)
+	Model            string       `json:"model" flag:"model"`                                     // architecture, e.g. cnn-small, resnet9-32, or a spec (see model.Named)
+	Epochs           int          `json:"epochs" flag:"epochs"`                                   // passes over the training images, e.g. 10
+	Batch            int          `json:"batch" flag:"batch"`                                     // images per step, e.g. 128
+	EvalBatch        int          `json:"eval_batch" flag:"eval-batch"`                           // images per evaluation pass, e.g. 500
+	LR               float64      `json:"lr" flag:"lr"`                                           // peak learning rate, e.g. 0.05
+	Optimizer        Optimizer    `json:"optimizer" flag:"optimizer"`                             // sgd | adamw | muon (Muon on the conv filters, sgd on the rest)
+	Schedule         Schedule     `json:"schedule" flag:"schedule"`                               // constant | step | cosine | triangular | linear
+	WD               float64      `json:"wd" flag:"wd"`                                           // weight decay (L2 for sgd, decoupled for adamw), e.g. 5e-4
+	Momentum         float64      `json:"momentum" flag:"momentum"`                               // sgd momentum, e.g. 0.9 (adamw: beta1)
+	Nesterov         bool         `json:"nesterov" flag:"nesterov"`                               // sgd with Nesterov momentum
+	MuonLR           float64      `json:"muon_lr,omitempty" flag:"muon-lr"`                       // -optimizer muon: the filters' peak learning rate (the schedule's shape, as -lr's); 0 = 0.24, airbench94_muon's
+	MuonMomentum     float64      `json:"muon_momentum,omitempty" flag:"muon-momentum"`           // -optimizer muon: the filters' Nesterov momentum; 0 = 0.6, the record's
+	MuonSteps        int          `json:"muon_steps,omitempty" flag:"muon-steps"`                 // -optimizer muon: Newton-Schulz iterations; 0 = 3, the record's
+	Clip             float64      `json:"clip,omitempty" flag:"clip"`                             // largest global L2 norm of a step's gradients (scaled down beyond it, as torch's clip_grad_norm_), e.g. 1; 0 = no clipping
+	LabelSmoothing   float64      `json:"label_smoothing" flag:"label-smoothing"`                 // eps of the smoothed target, e.g. 0.1
+	Augment          Augmentation `json:"augment" flag:"augment"`                                 // e.g. crop2,reflect,altflip (see Augmentation)
+	Seed             uint64       `json:"seed" flag:"seed"`                                       // seeds initialisation, order and augmentation
+	CheckpointDir    string       `json:"checkpoint_dir" flag:"checkpoint-dir"`                   // where checkpoints go; "" = none
+	CheckpointEvery  int          `json:"checkpoint_every" flag:"checkpoint-every"`               // steps between checkpoints; 0 = at epoch ends only
+	Keep             int          `json:"keep" flag:"keep"`                                       // step checkpoints kept (and the best)
+	Resume           ResumeMode   `json:"resume" flag:"resume"`                                   // continue from the newest checkpoint in CheckpointDir: no, yes (one must be there) or auto (if one is there)
+	AcceptChanges    bool         `json:"accept_changes" flag:"accept-changes"`                   // resume although settings that change the training's course differ from the checkpoint's
+	Changes          []string     `json:"changes,omitempty" flag:"-"`                             // the changes accepted at resumes, e.g. "step 120: -lr 0.375 -> 0.2"
+	Metrics          string       `json:"metrics" flag:"metrics"`                                 // JSON-lines file, one line per epoch; "" = none
+	Plot             string       `json:"plot" flag:"plot"`                                       // PNG of the curves; "" = Metrics with .png
+	Subset           int          `json:"subset" flag:"subset"`                                   // use only the first N training images; 0 = all
+	Val              int          `json:"val" flag:"val"`                                         // hold out the last N training images and evaluate on them instead of the test split; 0 = none
+	Lookahead        bool         `json:"lookahead" flag:"lookahead"`                             // airbench's Lookahead: every 5 steps, pull the weights toward a slow copy; the final model is the slow copy
+	TTA              TTA          `json:"tta" flag:"tta"`                                         // test-time augmentation of evaluations: none, or flip
+	Preset           string       `json:"preset" flag:"preset"`                                   // the recipe the defaults came from
+	SyncBN           bool         `json:"sync_bn,omitempty" flag:"sync-bn"`                       // with several ranks (MPI), BatchNorm's statistics over the global batch rather than each rank's shard
+	EvalEvery        EvalEvery    `json:"eval_every,omitempty" flag:"eval-every"`                 // evaluate after every N-th epoch and after the last, e.g. 1; "end": after the last only (airbench94's way: the time goes to training); 0 = 1
+	WhitenBiasEpochs int          `json:"whiten_bias_epochs,omitempty" flag:"whiten-bias-epochs"` // airbench94's: the whitening bias trained for the first N epochs only, its rate falling linearly from -lr to 0 over them, e.g. 3; 0 = trained throughout on the schedule
+}
+
+// evaluates reports whether the run evaluates after epoch (from 1), as -eval-every says.
+func (c *Config) evaluates(epoch int) bool {
+	switch {
+	case epoch == c.Epochs:
+		return true
+	case c.EvalEvery == EvalAtEnd:
+		return false
+	}
+	return epoch%max(int(c.EvalEvery), 1) == 0
 }
 
 // check reports the first field that makes no sense, naming its flag; it fills TTA's
@@ -84,6 +97,10 @@ func (c *Config) check() error {
 		return fmt.Errorf("-nesterov needs -optimizer sgd or muon with -momentum > 0 (use -nesterov=false)")
 	case c.Resume != ResumeNo && c.CheckpointDir == "":
 		return fmt.Errorf("-resume needs -checkpoint-dir")
+	case c.EvalEvery < EvalAtEnd:
+		return fmt.Errorf("-eval-every %d: want N >= 1, or end", int(c.EvalEvery))
+	case c.WhitenBiasEpochs < 0 || c.WhitenBiasEpochs > c.Epochs:
+		return fmt.Errorf("-whiten-bias-epochs %d: want 0 (trained throughout) to -epochs (%d)", c.WhitenBiasEpochs, c.Epochs)
 	case c.SyncBN && !dist.Built:
 		return fmt.Errorf("-sync-bn is for training over MPI, and this binary was built without it: %s", dist.HowToBuild)
 	case c.Optimizer != Muon && (c.MuonLR != 0 || c.MuonMomentum != 0 || c.MuonSteps != 0):

@@ -31,6 +31,9 @@ type EpochMetrics struct {
 	Params       int       `json:"params"`
 	FLOPs        int64     `json:"flops_per_image"`
 	Config       Config    `json:"config"`
+	// Unevaluated: no evaluation after this epoch (-eval-every); the line has no test_*
+	// (val_*) keys nor ece, and those fields are zero.
+	Unevaluated bool `json:"-"`
 	// with several ranks (MPI): how many, and the gradients' all-reduce of each step
 	Ranks          int     `json:"ranks,omitempty"`
 	AllReduceBytes int     `json:"allreduce_bytes_per_step,omitempty"` // of each rank's buffer
@@ -59,10 +62,11 @@ var valKeys = []string{"test_loss", "test_loss_bits", "test_acc", "test_acc_per_
 // epochJSON is EpochMetrics without its methods, for the default encoding.
 type epochJSON EpochMetrics
 
-// MarshalJSON writes the line, with val_* keys when Split is "val".
+// MarshalJSON writes the line, with val_* keys when Split is "val", and without the
+// evaluation's keys when Unevaluated.
 func (m EpochMetrics) MarshalJSON() ([]byte, error) {
 	b, err := json.Marshal(epochJSON(m))
-	if err != nil || m.Split != "val" {
+	if err != nil || (m.Split != "val" && !m.Unevaluated) {
 		return b, err
 	}
 	var fields map[string]json.RawMessage
@@ -70,8 +74,13 @@ func (m EpochMetrics) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	for _, k := range valKeys {
-		fields["val_"+strings.TrimPrefix(k, "test_")] = fields[k]
+		if !m.Unevaluated {
+			fields["val_"+strings.TrimPrefix(k, "test_")] = fields[k]
+		}
 		delete(fields, k)
+	}
+	if m.Unevaluated {
+		delete(fields, "ece")
 	}
 	return json.Marshal(fields)
 }
@@ -93,7 +102,13 @@ func (m *EpochMetrics) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	return json.Unmarshal(b, (*epochJSON)(m))
+	if err := json.Unmarshal(b, (*epochJSON)(m)); err != nil {
+		return err
+	}
+	_, test := fields["test_acc"]
+	_, val := fields["val_acc"]
+	m.Unevaluated = !test && !val
+	return nil
 }
 
 func (r *runner) appendMetrics(m EpochMetrics) error {

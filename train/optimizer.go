@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"strings"
 
 	"example.com/xent/model"
 	"example.com/xent/optim"
@@ -24,15 +25,10 @@ func OptimizerParams(net *model.Net) []optim.Param {
 func (r *runner) buildOptimizer() error {
 	params := OptimizerParams(r.net)
 	var err error
-	switch r.cfg.Optimizer {
-	case SGD:
-		r.opt, err = optim.NewSGD(params, optim.SGDConfig{Momentum: r.cfg.Momentum, Nesterov: r.cfg.Nesterov, WeightDecay: r.cfg.WD})
-	case AdamW:
-		r.opt, err = optim.NewAdamW(params, optim.AdamWConfig{Beta1: r.cfg.Momentum, Beta2: 0.999, Eps: 1e-8, WeightDecay: r.cfg.WD})
-	case Muon:
-		r.opt, err = muonGroup(params, r.cfg)
-	default:
-		err = fmt.Errorf("-optimizer %q: want sgd, adamw or muon", r.cfg.Optimizer)
+	if r.cfg.WhitenBiasEpochs > 0 {
+		r.opt, err = r.whitenBiasGroup(params)
+	} else {
+		r.opt, err = newOptimizer(params, r.cfg)
 	}
 	if err != nil {
 		return err
@@ -53,6 +49,58 @@ func (r *runner) buildOptimizer() error {
 		return fmt.Errorf("-schedule %q: want constant, step, cosine, triangular or linear", r.cfg.Schedule)
 	}
 	return nil
+}
+
+// newOptimizer is -optimizer over params.
+func newOptimizer(params []optim.Param, cfg Config) (optim.Optimizer, error) {
+	switch cfg.Optimizer {
+	case SGD:
+		return optim.NewSGD(params, optim.SGDConfig{Momentum: cfg.Momentum, Nesterov: cfg.Nesterov, WeightDecay: cfg.WD})
+	case AdamW:
+		return optim.NewAdamW(params, optim.AdamWConfig{Beta1: cfg.Momentum, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WD})
+	case Muon:
+		return muonGroup(params, cfg)
+	}
+	return nil, fmt.Errorf("-optimizer %q: want sgd, adamw or muon", cfg.Optimizer)
+}
+
+// whitenBiasGroup is -whiten-bias-epochs N: the biases of the model's whitening layers on
+// SGD (-momentum, -nesterov, -wd) at -lr x (1 - step/S) for the first S = N epochs' steps
+// and 0 after (frozen), as airbench94_muon trains its whitening bias; -optimizer over the
+// rest, on the schedule.
+func (r *runner) whitenBiasGroup(params []optim.Param) (optim.Optimizer, error) {
+	biases := map[string]bool{}
+	for _, l := range r.net.Layers {
+		if strings.HasPrefix(l.Kind, "whiten") {
+			biases[l.Name+".bias"] = true
+		}
+	}
+	var bias, rest []optim.Param
+	var bi, ri []int
+	for i, p := range params {
+		if biases[p.Name] {
+			bias, bi = append(bias, p), append(bi, i)
+		} else {
+			rest, ri = append(rest, p), append(ri, i)
+		}
+	}
+	if len(bias) == 0 {
+		return nil, fmt.Errorf("-whiten-bias-epochs %d: -model %s has no whitening layer", r.cfg.WhitenBiasEpochs, r.cfg.Model)
+	}
+	inner, err := newOptimizer(rest, r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	sgd, err := optim.NewSGD(bias, optim.SGDConfig{Momentum: r.cfg.Momentum, Nesterov: r.cfg.Nesterov, WeightDecay: r.cfg.WD})
+	if err != nil {
+		return nil, err
+	}
+	g := optim.NewGroup(len(params))
+	if err := g.Add(inner, ri, 1); err != nil {
+		return nil, err
+	}
+	steps, peak := float64(r.cfg.WhitenBiasEpochs*r.train.BatchesPerEpoch()), r.cfg.LR
+	return g, g.AddRate(sgd, bi, func(step int) float64 { return peak * max(1-float64(step)/steps, 0) })
 }
 
 // muonGroup is -optimizer muon: optim.Muon on the convolution filters (the trainable tensors

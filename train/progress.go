@@ -52,6 +52,11 @@ func (p *progress) finish(m EpochMetrics) {
 		fmt.Fprintln(p.out)
 		p.bar = nil
 	}
+	if m.Unevaluated {
+		fmt.Fprintf(p.out, "epoch %3d/%d  step %6d  lr %.4f  train loss %.4f acc %6.2f%%  (not evaluated: -eval-every)  %7.0f img/s  %7.1f s\n",
+			m.Epoch, p.epochs, m.Step, m.LR, m.TrainLoss, 100*m.TrainAcc, m.ImgPerS, m.WallS)
+		return
+	}
 	fmt.Fprintf(p.out, "epoch %3d/%d  step %6d  lr %.4f  train loss %.4f acc %6.2f%%  %s loss %.4f (%.4f bits) acc %6.2f%%  ece %.4f  %7.0f img/s  %7.1f s\n",
 		m.Epoch, p.epochs, m.Step, m.LR, m.TrainLoss, 100*m.TrainAcc, m.Split, m.TestLoss, m.TestLossBits, 100*m.TestAcc, m.ECE, m.ImgPerS, m.WallS)
 }

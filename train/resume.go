@@ -184,7 +184,7 @@ func statePrefix(name string) string {
 }
 
 // courseFree are the fields of Config (by JSON key) that a resumed run may change freely:
-// where the data and the outputs are, what it evaluates in one pass, and (like the number
+// where the data and the outputs are, what and when it evaluates, and (like the number
 // of ranks, which no checkpoint records) how the ranks gather BatchNorm's statistics.
 // Every other field changes the course of training, so a change is refused unless
 // -accept-changes is given; a field added later is in that set until listed here.
@@ -192,7 +192,7 @@ var courseFree = map[string]bool{
 	"data": true, "download": true, "own_data": true, "eval_batch": true,
 	"checkpoint_dir": true, "checkpoint_every": true, "keep": true, "resume": true,
 	"accept_changes": true, "changes": true, "metrics": true, "plot": true, "preset": true,
-	"sync_bn": true,
+	"sync_bn": true, "eval_every": true,
 }
 
 // configChanges lists the fields outside courseFree in which now differs from was, each

@@ -54,6 +54,7 @@ type runner struct {
 	flat    []float32 // with several ranks: the step's gradients, loss, right answers and stop flag, summed over them
 	comms   commTally // the epoch's all-reduces
 	stopAll bool      // a rank was interrupted: all stop after the step just done
+	ttaSum  []float32 // an evaluation batch's logits under -tta
 
 	mean, std [3]float32 // of the training images' channels, for normalisation
 }
@@ -238,19 +239,24 @@ func (r *runner) step(ctx context.Context, b *cifar10.Batch) (float64, int, erro
 	return l, correct, nil
 }
 
-// endEpoch evaluates the model, writes the epoch's metrics line and its checkpoint (also as
-// the best one if its accuracy is the best so far).
+// endEpoch evaluates the model (at the epochs -eval-every says), writes the epoch's metrics
+// line and its checkpoint (also as the best one if its accuracy is the best so far).
 func (r *runner) endEpoch(epoch int, imgPerS float64) (EpochMetrics, error) {
-	ev, err := r.evaluate()
-	if err != nil {
-		return EpochMetrics{}, err
+	var ev metric.Evaluation
+	evaluated := r.cfg.evaluates(epoch)
+	if evaluated {
+		var err error
+		if ev, err = r.evaluate(); err != nil {
+			return EpochMetrics{}, err
+		}
+		r.last = &ev
 	}
-	r.last = &ev
 	m := r.epochMetrics(epoch, ev, imgPerS)
+	m.Unevaluated = !evaluated
 	r.comms = commTally{}
 	r.st.Metrics = append(r.st.Metrics, m)
 	r.st.Epoch = epochTally{}
-	best := ev.Accuracy > r.st.BestAcc
+	best := evaluated && ev.Accuracy > r.st.BestAcc
 	if best {
 		r.st.BestAcc = ev.Accuracy
 	}

@@ -152,9 +152,11 @@ func drawCurves(path, x string, runs []runLog) error {
 			p *curves.Panel
 			f func(train.EpochMetrics) float64
 		}{{&acc, func(m train.EpochMetrics) float64 { return m.TestAcc }}, {&nll, func(m train.EpochMetrics) float64 { return m.TestLossBits }}} {
-			xy := make(plotter.XYs, len(r.epochs))
-			for j, m := range r.epochs {
-				xy[j].X, xy[j].Y = axes[x].of(m), c.f(m)
+			var xy plotter.XYs
+			for _, m := range r.epochs {
+				if !m.Unevaluated { // -eval-every: the epochs with an evaluation
+					xy = append(xy, plotter.XY{X: axes[x].of(m), Y: c.f(m)})
+				}
 			}
 			c.p.Lines = append(c.p.Lines, curves.Line{Name: name, XY: xy, Color: i})
 		}

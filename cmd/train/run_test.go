@@ -109,7 +109,8 @@ func TestResumeIsBitExact(t *testing.T) {
 	for _, recipe := range [][]string{
 		{"-model", "resnet9-4", "-augment", "crop,reflect,flip"},
 		{"-model", "airbench-4-8-8", "-augment", "crop2,reflect,altflip", "-tta", "flip", "-momentum", "0.85", "-lookahead"},
-		{"-model", "airbench-4-8-8", "-optimizer", "muon", "-momentum", "0.85", "-nesterov", "-muon-lr", "0.1"},
+		{"-model", "airbench-4-8-8", "-optimizer", "muon", "-momentum", "0.85", "-nesterov", "-muon-lr", "0.1",
+			"-whiten-bias-epochs", "1", "-tta", "flip-translate"},
 	} {
 		args := func(ck string) []string {
 			return append([]string{"-data", data, "-own-data", "-epochs", "3", "-batch", "16", "-eval-batch", "16",

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -387,5 +389,79 @@ func TestMuonFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// -whiten-bias-epochs 1: the whitening bias moves in the first epoch and not after (the
+// other weights do); without it, it moves in the second too. A model without whitening
+// refuses it.
+func TestWhitenBiasEpochs(t *testing.T) {
+	data := syntheticData(t, 16, 16) // 5 steps of 16 per epoch
+	for _, n := range []string{"1", "0"} {
+		ck := filepath.Join(t.TempDir(), "ck")
+		args := []string{"-data", data, "-own-data", "-model", "airbench-4-8-8", "-epochs", "2", "-batch", "16", "-eval-batch", "16",
+			"-checkpoint-dir", ck, "-keep", "5", "-whiten-bias-epochs", n}
+		if err := run(context.Background(), args, new(bytes.Buffer)); err != nil {
+			t.Fatal(err)
+		}
+		read := func(step int) map[string]checkpoints.Tensor {
+			c, err := checkpoints.Read(filepath.Join(ck, fmt.Sprintf("step-%09d.safetensors", step)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.Tensors
+		}
+		first, last := read(5), read(10)
+		biasMoved := !slices.Equal(first["whiten.bias"].Data, last["whiten.bias"].Data)
+		if biasMoved != (n == "0") || slices.Equal(first["head.weight"].Data, last["head.weight"].Data) {
+			t.Errorf("-whiten-bias-epochs %s: the whitening bias moved in epoch 2: %v (the head moved: %v)", n, biasMoved,
+				!slices.Equal(first["head.weight"].Data, last["head.weight"].Data))
+		}
+	}
+	err := run(context.Background(), []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "1", "-batch", "16", "-whiten-bias-epochs", "1"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "no whitening layer") {
+		t.Errorf("-whiten-bias-epochs on the mlp: %v", err)
+	}
+}
+
+// -eval-every 2 over 3 epochs evaluates after epochs 2 and 3 only: epoch 1's metrics line
+// has no test keys and says so on the console; -eval-every end after the last only; the
+// best checkpoint is of an evaluated epoch; a resume may change it.
+func TestEvalEvery(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	for _, c := range []struct {
+		every     string
+		evaluated []bool
+	}{{"2", []bool{false, true, true}}, {"end", []bool{false, false, true}}} {
+		dir := t.TempDir()
+		metrics := filepath.Join(dir, "m.jsonl")
+		var out bytes.Buffer
+		args := []string{"-data", data, "-own-data", "-model", "cnn-small", "-epochs", "3", "-batch", "16", "-eval-batch", "16",
+			"-checkpoint-dir", filepath.Join(dir, "ck"), "-metrics", metrics, "-eval-every", c.every}
+		if err := run(context.Background(), args, &out); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(metrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("-eval-every %s: %d metrics lines", c.every, len(lines))
+		}
+		for i, l := range lines {
+			if strings.Contains(l, `"test_acc"`) != c.evaluated[i] || strings.Contains(l, `"ece"`) != c.evaluated[i] {
+				t.Errorf("-eval-every %s: epoch %d's line: %s", c.every, i+1, l)
+			}
+		}
+		if n := strings.Count(out.String(), "(not evaluated: -eval-every)"); n != strings.Count(fmt.Sprint(c.evaluated), "false") {
+			t.Errorf("-eval-every %s: %d epochs said not evaluated:\n%s", c.every, n, out.String())
+		}
+		if !strings.Contains(out.String(), "final: test accuracy") {
+			t.Errorf("-eval-every %s: no final evaluation", c.every)
+		}
+	}
+	if err := run(context.Background(), []string{"-data", data, "-own-data", "-eval-every", "0"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "-eval-every") {
+		t.Errorf("-eval-every 0: %v", err)
 	}
 }

@@ -95,3 +95,25 @@ func Mirror(images []float32) {
 		slices.Reverse(images[row : row+Width])
 	}
 }
+
+// Shift writes into dst the normalised images src [n,3,32,32] moved by d pixels down and
+// right (d < 0: up and left), reflecting at the borders as a crop of the reflect-padded
+// image does: dst[y][x] = src[reflect(y-d)][reflect(x-d)], for |d| <= 31. The two
+// translated views of airbench94's test-time augmentation (its level 2) are d = 1 and -1.
+func Shift(dst, src []float32, d int) {
+	at := func(i int) int {
+		if i < 0 || i >= Width {
+			return reflect(i)
+		}
+		return i
+	}
+	for p := 0; p < len(src); p += Height * Width {
+		in, out := src[p:p+Height*Width], dst[p:p+Height*Width]
+		for y := range Height {
+			row, srcRow := out[y*Width:(y+1)*Width], in[at(y-d)*Width:][:Width]
+			for x := range row {
+				row[x] = srcRow[at(x-d)]
+			}
+		}
+	}
+}
