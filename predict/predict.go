@@ -7,7 +7,8 @@
 // Images of any size are resized to 32x32 with x/image/draw's CatmullRom filter; pixels
 // already 32x32 in CIFAR-10's layout (planes R, G, B of 32 rows of 32 bytes) go in as
 // they are. With the flip option, as train's -tta flip, an image's logits are the mean of
-// its own and its mirror image's.
+// its own and its mirror image's; with flip-translate (train's -tta flip-translate) also of
+// the image moved a pixel down-right and up-left (internal/tta).
 package predict
 
 import (
@@ -23,8 +24,8 @@ import (
 	"gorgonia.org/tensor"
 
 	"example.com/xent/checkpoints"
-	"example.com/xent/data/cifar10"
 	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/tta"
 	"example.com/xent/internal/vmath"
 	"example.com/xent/model"
 )
@@ -41,6 +42,7 @@ type Classifier struct {
 	Classes   []string   // the class names, in label order
 	Mean, Std [3]float32 // the normalisation, per channel in pixel units: x' = (x - Mean)/Std
 	Flip      bool       // the logits are the mean of each image's and its mirror's
+	Translate bool       // with Flip, also of the image moved a pixel down-right and up-left (airbench94's level 2)
 	Batch     int        // images per pass of the model
 	Steps     int        // training steps the weights have had
 
@@ -48,7 +50,8 @@ type Classifier struct {
 	net  *model.Net
 	norm [3][256]float32 // a pixel byte's normalised value, per channel
 	in   []float32       // the model's input [Batch,3,32,32]
-	sum  []float32       // with Flip: the first pass's logits
+	x    []float32       // with Flip: the normalised images, which in's views overwrite
+	sum  []float32       // with Flip: the views' weighted logits
 }
 
 // An Option changes what Load makes.
@@ -56,6 +59,11 @@ type Option func(*Classifier)
 
 // WithFlip averages the logits of each image and its mirror (train's -tta flip).
 func WithFlip() Option { return func(c *Classifier) { c.Flip = true } }
+
+// WithFlipTranslate is train's -tta flip-translate, airbench94's level 2: half the flip
+// mean, plus a quarter each of the flip means of the image moved a pixel down-right and
+// up-left (borders reflected): six passes.
+func WithFlipTranslate() Option { return func(c *Classifier) { c.Flip, c.Translate = true, true } }
 
 // WithBatch sets the images per pass of the model (default: the evaluation batch the
 // checkpoint was trained with, so that its figures are reproduced to the bit).
@@ -120,7 +128,7 @@ func Load(path string, opts ...Option) (*Classifier, error) {
 		copy(graphop.Slice[float32](p.T), t.Data)
 	}
 	c.in = graphop.Slice[float32](c.net.Eval.Input.Value().(*tensor.Dense))
-	c.sum = make([]float32, c.Batch*len(c.Classes))
+	c.x = make([]float32, len(c.in))
 	for ch := range 3 {
 		for v := range 256 { // as cifar10's iterator normalises training and test images
 			c.norm[ch][v] = (float32(v) - c.Mean[ch]) / c.Std[ch]
@@ -151,23 +159,21 @@ func (c *Classifier) Logits(dst []float32, pixels []byte) error {
 // pass writes the logits of n <= Batch images into out [n,K].
 func (c *Classifier) pass(out []float32, pixels []byte, n int) error {
 	c.normalise(pixels, n)
-	logits, err := c.net.Infer()
+	k := len(c.Classes)
+	level := tta.None
+	switch {
+	case c.Flip && c.Translate:
+		level = tta.FlipTranslate
+	case c.Flip:
+		level = tta.Flip
+	}
+	x := c.x[:n*ImageSize]
+	copy(x, c.in)
+	logits, err := tta.Logits(level, c.in[:n*ImageSize], x, k, c.net.Infer, &c.sum) // as train's evaluation weighs them
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	k := len(c.Classes)
-	if !c.Flip {
-		copy(out, logits[:n*k])
-		return nil
-	}
-	copy(c.sum, logits[:n*k])
-	cifar10.Mirror(c.in[:n*ImageSize])
-	if logits, err = c.net.Infer(); err != nil {
-		return fmt.Errorf("predict: %w", err)
-	}
-	for i := range out {
-		out[i] = (c.sum[i] + logits[i]) / 2 // as train's evaluation averages them
-	}
+	copy(out, logits[:n*k])
 	return nil
 }
 

@@ -91,6 +91,14 @@ func TestClassifier(t *testing.T) {
 		if a := testing.AllocsPerRun(3, func() { c.Probabilities(probs, px) }); a != 0 {
 			t.Errorf("Probabilities allocated %v times a call once warm", a)
 		}
+		tc, err := predict.Load(checkpoint(t), predict.WithFlipTranslate())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.Probabilities(probs, px)
+		if a := testing.AllocsPerRun(3, func() { tc.Probabilities(probs, px) }); a != 0 {
+			t.Errorf("with flip-translate, Probabilities allocated %v times a call once warm", a)
+		}
 	}
 	top := predict.Top([]float32{0.1, 0.5, 0.1, 0.3}, 3)
 	if len(top) != 3 || top[0].Class != 1 || top[1].Class != 3 || top[2].Class != 0 {

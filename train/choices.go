@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"example.com/xent/internal/tta"
 )
 
 // The typed values of Config's choices. Each parses once, where a flag or a checkpoint's
@@ -86,6 +88,11 @@ const (
 )
 
 func (t TTA) String() string { return string(t) }
+
+// level is t's views (tta's levels).
+func (t TTA) level() tta.Level {
+	return map[TTA]tta.Level{NoTTA: tta.None, FlipTTA: tta.Flip, TranslateTTA: tta.FlipTranslate}[t]
+}
 
 // Set parses -tta's value ("" is none).
 func (t *TTA) Set(s string) error {

@@ -7,6 +7,7 @@ import (
 
 	"example.com/xent/data/cifar10"
 	"example.com/xent/internal/graphop"
+	"example.com/xent/internal/tta"
 	"example.com/xent/loss"
 	"example.com/xent/metric"
 )
@@ -38,7 +39,7 @@ func (r *runner) evaluate() (metric.Evaluation, error) {
 		b := r.test.Next()
 		copy(in, b.Images)
 		clear(in[len(b.Images):]) // a short last batch: the rest of the graph's batch is ignored
-		logits, err := ttaLogits(r.cfg.TTA, in[:len(b.Images)], b.Images, k, r.infer, &r.ttaSum)
+		logits, err := tta.Logits(r.cfg.TTA.level(), in[:len(b.Images)], b.Images, k, r.infer, &r.ttaSum)
 		if err != nil {
 			return metric.Evaluation{}, err
 		}
@@ -54,50 +55,6 @@ func (r *runner) evaluate() (metric.Evaluation, error) {
 		}
 	}
 	return e.Result(), nil
-}
-
-// ttaLogits returns the logits of the images x [n,3,32,32] (bound to the evaluation graph
-// as in) under -tta, with z(v) the logits of a view v:
-//
-//	none:           z(x)
-//	flip:           m(x) = (z(x) + z(mirror x)) / 2
-//	flip-translate: m(x)/2 + m(shift_1 x)/4 + m(shift_-1 x)/4  (airbench94's level 2:
-//	                mirrored half the time, moved a pixel down-right or up-left half the time)
-//
-// infer runs the network on in and returns its logits [n,k]; the result lives in *sum. It
-// leaves in as it found it only for none.
-func ttaLogits(tta TTA, in, x []float32, k int, infer func() ([]float32, error), sum *[]float32) ([]float32, error) {
-	if tta == NoTTA {
-		return infer()
-	}
-	mirrored := func(sum []float32, w float32) error { // sum += w * m(in)
-		for view := range 2 {
-			if view == 1 {
-				cifar10.Mirror(in)
-			}
-			z, err := infer()
-			if err != nil {
-				return err
-			}
-			for i := range sum {
-				sum[i] += w / 2 * z[i]
-			}
-		}
-		return nil
-	}
-	*sum = append((*sum)[:0], make([]float32, len(in)/cifar10.ImageSize*k)...)
-	if err := mirrored(*sum, map[TTA]float32{FlipTTA: 1, TranslateTTA: 0.5}[tta]); err != nil {
-		return nil, err
-	}
-	if tta == TranslateTTA {
-		for _, d := range []int{1, -1} {
-			cifar10.Shift(in, x, d)
-			if err := mirrored(*sum, 0.25); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return *sum, nil
 }
 
 // infer runs the evaluation graph on its bound images and returns its logits.

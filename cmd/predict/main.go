@@ -1,6 +1,6 @@
 // Command predict classifies images with a checkpoint written by cmd/train:
 //
-//	predict -checkpoint runs/checkpoints/best.safetensors [-top 3] [-json] [-tta flip] FILE...
+//	predict -checkpoint runs/checkpoints/best.safetensors [-top 3] [-json] [-tta flip|flip-translate] FILE...
 //
 // A PNG or JPEG image (any size; resized to 32x32 with the CatmullRom filter) gets its most
 // probable classes; a CIFAR-10 batch file (.bin) its accuracy, per-class accuracy, loss in

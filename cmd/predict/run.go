@@ -28,10 +28,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ck := fs.String("checkpoint", "", "checkpoint written by train (e.g. runs/checkpoints/best.safetensors)")
 	top := fs.Int("top", 3, "classes shown for an image")
 	asJSON := fs.Bool("json", false, "a JSON object per file instead of text")
-	tta := fs.String("tta", "none", "test-time augmentation: none, or flip (the mean logits of each image and its mirror, as train's -tta flip)")
+	tta := fs.String("tta", "none", "test-time augmentation, as train's -tta: none, flip (the mean logits of each image and its mirror), or flip-translate (airbench94's level 2)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: predict -checkpoint FILE [-top 3] [-json] [-tta none|flip] FILE...")
+			fmt.Fprintln(stdout, "usage: predict -checkpoint FILE [-top 3] [-json] [-tta none|flip|flip-translate] FILE...")
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
 			return nil
@@ -45,12 +45,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.New("no files to classify (PNG or JPEG images, or CIFAR-10 .bin files)")
 	case *top < 1:
 		return fmt.Errorf("-top %d: want >= 1", *top)
-	case *tta != "none" && *tta != "flip":
-		return fmt.Errorf("-tta %q: want none or flip", *tta)
+	case *tta != "none" && *tta != "flip" && *tta != "flip-translate":
+		return fmt.Errorf("-tta %q: want none, flip or flip-translate", *tta)
 	}
 	var opts []predict.Option
-	if *tta == "flip" {
+	switch *tta {
+	case "flip":
 		opts = append(opts, predict.WithFlip())
+	case "flip-translate":
+		opts = append(opts, predict.WithFlipTranslate())
 	}
 	c, err := predict.Load(*ck, opts...)
 	if err != nil {

@@ -43,7 +43,7 @@ func trained(t *testing.T, tta train.TTA) (data, ck string, out string) {
 func TestBatchFileMatchesTrain(t *testing.T) {
 	final := regexp.MustCompile(`final: test accuracy ([0-9.]+%), loss ([0-9.]+) nats \(([0-9.]+) bits\), ECE ([0-9.]+)`)
 	ours := regexp.MustCompile(`test_batch.bin: 50 images: accuracy ([0-9.]+%), loss ([0-9.]+) nats \(([0-9.]+) bits\), ECE ([0-9.]+)`)
-	for _, tta := range []train.TTA{train.NoTTA, train.FlipTTA} {
+	for _, tta := range []train.TTA{train.NoTTA, train.FlipTTA, train.TranslateTTA} {
 		data, ck, trainOut := trained(t, tta)
 		want := final.FindStringSubmatch(trainOut)
 		if want == nil {
