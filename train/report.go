@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
@@ -26,8 +27,8 @@ func (r *runner) printStart() {
 	fmt.Fprintf(r.out, "data %s: %d training, %d %s images; %d steps per epoch; schedule %v\n",
 		r.data.Dir, r.data.Train.Len(), r.data.Test.Len(), evalName, r.train.BatchesPerEpoch(), r.sched)
 	if n := r.ranks(); n > 1 {
-		fmt.Fprintf(r.out, "ranks %d (MPI): each trains %d images of every batch of %d; BatchNorm statistics %s\n",
-			n, r.cfg.Batch/n, r.cfg.Batch, map[bool]string{false: "of each rank's shard (-sync-bn: of the whole batch)", true: "of the whole batch (-sync-bn)"}[r.cfg.SyncBN])
+		fmt.Fprintf(r.out, "ranks %d (MPI), rank 0 on %d threads: each trains %d images of every batch of %d; BatchNorm statistics %s\n",
+			n, runtime.GOMAXPROCS(0), r.cfg.Batch/n, r.cfg.Batch, map[bool]string{false: "of each rank's shard (-sync-bn: of the whole batch)", true: "of the whole batch (-sync-bn)"}[r.cfg.SyncBN])
 	}
 	r.net.Summary(r.out)
 	if r.st.Step > 0 {

@@ -49,6 +49,11 @@ func main() {
 	switch {
 	case errors.Is(err, train.ErrInterrupted):
 		status = 130
+	case errors.Is(err, train.ErrDiverged) && world.Size() > 1: // every rank saw the same loss and stopped at the same step
+		if world.Rank() == 0 {
+			fmt.Fprintln(os.Stderr, "train:", err)
+		}
+		status = 1
 	case err != nil && world.Size() > 1: // the other ranks wait for this one: end them all
 		fmt.Fprintf(os.Stderr, "train: rank %d of %d: %v\n", world.Rank(), world.Size(), err)
 		world.Abort(1)

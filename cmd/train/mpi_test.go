@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,7 +97,7 @@ func TestTwoRanksTrainAsOneProcess(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: mpirun: %v\n%s", c.name, err, out)
 		}
-		if !strings.Contains(string(out), "ranks 2 (MPI)") || strings.Count(string(out), "final: test accuracy") != 1 {
+		if !strings.Contains(string(out), "ranks 2 (MPI), rank 0 on 1 threads") || strings.Count(string(out), "final: test accuracy") != 1 {
 			t.Errorf("%s: want rank 0 alone to print, and say it trains over 2 ranks:\n%s", c.name, out)
 		}
 		all, worst, at := relativeDiff(t, finalWeights(t, two), finalWeights(t, one))
@@ -223,6 +224,26 @@ func TestResumeWithAnotherRankCount(t *testing.T) {
 	}
 	if all, worst, at := relativeDiff(t, finalWeights(t, ck), finalWeights(t, whole)); all > 1e-5 || worst > 1e-4 {
 		t.Errorf("1 process, then 2 ranks twice: weights %.3g relative (%s: %.3g) from an uninterrupted run's", all, at, worst)
+	}
+}
+
+// A divergence seen by all ranks (the loss is the all-reduced one) stops them all at the
+// same step with status 1 and rank 0's message, without MPI_Abort. Without -threads, each
+// rank takes its share of the machine's cores.
+func TestRanksDivergeTogether(t *testing.T) {
+	data := syntheticData(t, 32, 16)
+	args := []string{"-data", data, "-own-data", "-model", "mlp", "-epochs", "20", "-batch", "16", "-eval-batch", "16",
+		"-optimizer", "adamw", "-lr", "1e3", "-nesterov=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "ck"), "-checkpoint-every", "1"}
+	out, err := mpiTrain(t, 2, args).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1:\n%s", err, out)
+	}
+	if s := string(out); strings.Count(s, "try a lower -lr") != 1 || strings.Contains(s, "MPI_ABORT") {
+		t.Errorf("want rank 0's divergence message once and no abort:\n%s", s)
+	}
+	if want := fmt.Sprintf("rank 0 on %d threads", max(runtime.NumCPU()/2, 1)); !strings.Contains(string(out), want) { // no -threads: the cores shared by the 2 ranks
+		t.Errorf("each rank should take its share of the cores:\n%s", out)
 	}
 }
 

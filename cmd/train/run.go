@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"example.com/xent/internal/dist"
 	"example.com/xent/model"
 	"example.com/xent/train"
 )
@@ -70,7 +71,7 @@ func parse(args []string) (train.Config, process, error) {
 	fs.Float64Var(&cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing eps")
 	fs.Var(&cfg.Augment, "augment", "comma list of crop (pad 4), cropN (pad N), reflect, flip, altflip; or none")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
-	fs.IntVar(&proc.threads, "threads", 0, "cores to use (0: all)")
+	fs.IntVar(&proc.threads, "threads", 0, "cores to use (0: all; under mpirun, this machine's cores shared among its ranks)")
 	fs.StringVar(&cfg.CheckpointDir, "checkpoint-dir", cfg.CheckpointDir, "folder for checkpoints (empty: none)")
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "steps between checkpoints (0: epoch ends only)")
 	fs.IntVar(&cfg.Keep, "keep", cfg.Keep, "step checkpoints to keep, besides the best")
@@ -144,6 +145,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if proc.threads == 0 && world.Size() > 1 { // each rank its share of this machine's cores
+		if share := max(runtime.NumCPU()/dist.LocalRanks(), 1); share < runtime.GOMAXPROCS(0) {
+			proc.threads = share
+		}
 	}
 	if proc.threads > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(proc.threads))

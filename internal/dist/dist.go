@@ -56,6 +56,18 @@ func (single) Close() error                                   { return nil }
 const HowToBuild = "build with MPI: install OpenMPI (Debian: openmpi-bin libopenmpi-dev) and run make train, " +
 	"or go build -tags mpi ./cmd/train (with OpenBLAS: -tags openblas,mpi)"
 
+// LocalRanks returns how many ranks of the job the launcher started on this machine
+// (mpirun's OMPI_COMM_WORLD_LOCAL_SIZE, srun's SLURM_STEP_TASKS_PER_NODE when it is one
+// number), or 1.
+func LocalRanks() int {
+	for _, v := range []string{"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_STEP_TASKS_PER_NODE"} {
+		if n, err := strconv.Atoi(os.Getenv(v)); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
 // launchedRanks returns how many ranks the launcher that started this process says the
 // job has (mpirun's OMPI_COMM_WORLD_SIZE, a PMI launcher's PMI_SIZE, srun's
 // SLURM_STEP_NUM_TASKS), and which variable said so; 0 when no launcher did.
