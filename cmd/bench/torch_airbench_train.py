@@ -26,11 +26,6 @@ Frobenius norm sqrt(out) before its update, no weight decay) on the 3x3 convolut
 SGD as above on the rest; --whiten-bias-epochs N trains the whitening bias at lr*(1 - step/S)
 over the first N epochs' S steps and at 0 after; flip-translate is airbench94's TTA level 2.
 The model and batches are in channels_last (--memory-format), PyTorch's faster layout here.
-
-Not yet a trustworthy peer for the Muon recipe: on 2026-12-02 (seed 1, 2 epochs, lr 0.12) it
-reached 82.7-83.2% (channels_last and NCHW, with and without the record's flags) where
-xent's `-optimizer muon` reaches 86.6% and both reach 84.2% with SGD; the update reads the
-same as optim.Muon and torch_muon.py, and the cause is not found yet.
 """
 import argparse
 import json
@@ -179,7 +174,7 @@ def main():
                 if g.get("whiten"):
                     g["lr"] = b * max(0.0, 1 - step / whiten_steps)
             loss = F.cross_entropy(net(xa[idx].contiguous(memory_format=fmt)), ytr[idx], label_smoothing=0.2)
-            opt.zero_grad(set_to_none=True)
+            net.zero_grad(set_to_none=True)  # the filters too: they are not in opt (Muon steps them)
             loss.backward()
             opt.step()
             if filters:
