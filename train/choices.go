@@ -91,7 +91,13 @@ func (t TTA) String() string { return string(t) }
 
 // level is t's views (tta's levels).
 func (t TTA) level() tta.Level {
-	return map[TTA]tta.Level{NoTTA: tta.None, FlipTTA: tta.Flip, TranslateTTA: tta.FlipTranslate}[t]
+	switch t {
+	case FlipTTA:
+		return tta.Flip
+	case TranslateTTA:
+		return tta.FlipTranslate
+	}
+	return tta.None
 }
 
 // Set parses -tta's value ("" is none).

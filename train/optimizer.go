@@ -75,15 +75,7 @@ func (r *runner) whitenBiasGroup(params []optim.Param) (optim.Optimizer, error) 
 			biases[l.Name+".bias"] = true
 		}
 	}
-	var bias, rest []optim.Param
-	var bi, ri []int
-	for i, p := range params {
-		if biases[p.Name] {
-			bias, bi = append(bias, p), append(bi, i)
-		} else {
-			rest, ri = append(rest, p), append(ri, i)
-		}
-	}
+	bias, bi, rest, ri := splitParams(params, func(p optim.Param) bool { return biases[p.Name] })
 	if len(bias) == 0 {
 		return nil, fmt.Errorf("-whiten-bias-epochs %d: -model %s has no whitening layer", r.cfg.WhitenBiasEpochs, r.cfg.Model)
 	}
@@ -108,15 +100,7 @@ func (r *runner) whitenBiasGroup(params []optim.Param) (optim.Optimizer, error) 
 // as airbench94_muon does; SGD with -momentum, -nesterov and -wd on the rest, at -lr. The two
 // follow one schedule: the filters' rate is -muon-lr/-lr times the schedule's.
 func muonGroup(params []optim.Param, cfg Config) (*optim.Group, error) {
-	var filters, rest []optim.Param
-	var fi, ri []int
-	for i, p := range params {
-		if len(p.Shape) == 4 {
-			filters, fi = append(filters, p), append(fi, i)
-		} else {
-			rest, ri = append(rest, p), append(ri, i)
-		}
-	}
+	filters, fi, rest, ri := splitParams(params, func(p optim.Param) bool { return len(p.Shape) == 4 })
 	if len(filters) == 0 {
 		return nil, fmt.Errorf("-optimizer muon: -model %s has no convolution filters for Muon", cfg.Model)
 	}
@@ -138,4 +122,17 @@ func muonGroup(params []optim.Param, cfg Config) (*optim.Group, error) {
 		}
 	}
 	return g, nil
+}
+
+// splitParams parts params into those of which in is true and the rest, each with their
+// indices in params (an optim.Group's member indices).
+func splitParams(params []optim.Param, in func(optim.Param) bool) (yes []optim.Param, yi []int, no []optim.Param, ni []int) {
+	for i, p := range params {
+		if in(p) {
+			yes, yi = append(yes, p), append(yi, i)
+		} else {
+			no, ni = append(no, p), append(ni, i)
+		}
+	}
+	return yes, yi, no, ni
 }

@@ -2,11 +2,10 @@ package train
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
+	"maps"
 	"slices"
 	"time"
 
@@ -74,7 +73,7 @@ func (r *runner) share() error {
 		}
 	}
 	bufs := r.buffers()
-	for _, name := range sortedKeys(bufs) {
+	for _, name := range slices.Sorted(maps.Keys(bufs)) {
 		if err := r.comm.Broadcast(bufs[name], 0); err != nil {
 			return fmt.Errorf("broadcast of %s: %w", name, err)
 		}
@@ -98,15 +97,6 @@ func (r *runner) share() error {
 	st.Config = r.cfg
 	r.st = st
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // stepTotals are a step's figures summed over the ranks with its gradients.
@@ -200,12 +190,15 @@ func (r *runner) shareStatistics() error {
 			h += float64(v) * float64(1+i%7)
 		}
 	}
-	b, err := r.comm.BroadcastBytes(binary.LittleEndian.AppendUint64(nil, math.Float64bits(h)), 0)
-	if err != nil {
+	ref := []float64{0} // rank 0's checksum, on every rank: the sum of it and zeros
+	if r.comm.Rank() == 0 {
+		ref[0] = h
+	}
+	if err := r.comm.Sum64(ref); err != nil {
 		return err
 	}
 	differ := []float64{0}
-	if math.Float64frombits(binary.LittleEndian.Uint64(b)) != h {
+	if ref[0] != h {
 		differ[0] = 1
 	}
 	if err := r.comm.Sum64(differ); err != nil {

@@ -27,8 +27,12 @@ func (r *runner) printStart() {
 	fmt.Fprintf(r.out, "data %s: %d training, %d %s images; %d steps per epoch; schedule %v\n",
 		r.data.Dir, r.data.Train.Len(), r.data.Test.Len(), evalName, r.train.BatchesPerEpoch(), r.sched)
 	if n := r.ranks(); n > 1 {
+		stats := "of each rank's shard (-sync-bn: of the whole batch)"
+		if r.cfg.SyncBN {
+			stats = "of the whole batch (-sync-bn)"
+		}
 		fmt.Fprintf(r.out, "ranks %d (MPI), rank 0 on %d threads: each trains %d images of every batch of %d; BatchNorm statistics %s\n",
-			n, runtime.GOMAXPROCS(0), r.cfg.Batch/n, r.cfg.Batch, map[bool]string{false: "of each rank's shard (-sync-bn: of the whole batch)", true: "of the whole batch (-sync-bn)"}[r.cfg.SyncBN])
+			n, runtime.GOMAXPROCS(0), r.cfg.Batch/n, r.cfg.Batch, stats)
 	}
 	r.net.Summary(r.out)
 	if r.st.Step > 0 {

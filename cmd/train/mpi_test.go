@@ -71,9 +71,7 @@ func relativeDiff(t *testing.T, got, want map[string]checkpoints.Tensor) (all, w
 // BatchNorm, and with airbench-4-8-8 under -sync-bn; airbench-4-8-8 with each rank's own
 // BatchNorm statistics trains other weights.
 func TestTwoRanksTrainAsOneProcess(t *testing.T) {
-	if !dist.Built {
-		t.Skip("built without MPI (the mpi tag): make test adds it where OpenMPI is installed")
-	}
+	disttest.Need(t)
 	data := syntheticData(t, 128, 64) // 640 training images: 20 steps of 32
 	for _, c := range []struct {
 		name    string
@@ -115,9 +113,7 @@ func TestTwoRanksTrainAsOneProcess(t *testing.T) {
 // checkpoint reads back, and one process resumes from it (written by 2 ranks) to the end,
 // near the weights of a run never interrupted.
 func TestKilledRankEndsTheJob(t *testing.T) {
-	if !dist.Built {
-		t.Skip("built without MPI (the mpi tag): make test adds it where OpenMPI is installed")
-	}
+	disttest.Need(t)
 	data := syntheticData(t, 128, 64)
 	args := func(ck string) []string {
 		return []string{"-data", data, "-own-data", "-model", "conv8,relu,pool2,fc10", "-epochs", "6", "-batch", "32",
@@ -125,18 +121,14 @@ func TestKilledRankEndsTheJob(t *testing.T) {
 	}
 	ck := filepath.Join(t.TempDir(), "ck")
 	cmd := mpiTrain(t, 2, args(ck))
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	out := start(t, cmd)
 	victim := 0
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if latest, _ := (checkpoints.Store{Dir: ck}).Latest(); latest != "" && victim == 0 {
+	waitFor(func() bool {
+		if latest, _ := (checkpoints.Store{Dir: ck}).Latest(); latest != "" {
 			victim = rankPID(cmd.Process.Pid, 1)
-			break
 		}
-	}
+		return victim != 0
+	})
 	if victim == 0 {
 		cmd.Process.Kill()
 		t.Fatalf("no checkpoint, or no rank 1, within a minute:\n%s", out.String())
@@ -185,9 +177,7 @@ func TestKilledRankEndsTheJob(t *testing.T) {
 // within 1e-5. (Short: over 2,000 steps the roundings in which 1 and 2 ranks differ grow,
 // on the synthetic images, to 0.4 between uninterrupted runs.)
 func TestResumeWithAnotherRankCount(t *testing.T) {
-	if !dist.Built {
-		t.Skip("built without MPI (the mpi tag): make test adds it where OpenMPI is installed")
-	}
+	disttest.Need(t)
 	data := syntheticData(t, 128, 64)
 	args := func(ck string) []string {
 		return []string{"-data", data, "-own-data", "-model", "conv32,relu,pool2,conv64,relu,pool2,fc10", "-epochs", "6", "-batch", "32",
@@ -200,14 +190,8 @@ func TestResumeWithAnotherRankCount(t *testing.T) {
 		t.Fatalf("one process: %v, want ErrInterrupted", err)
 	}
 	cmd := mpiTrain(t, 2, append(args(ck), "-resume"))
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(out.String(), "epoch   2/6") && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	out := start(t, cmd)
+	waitFor(func() bool { return strings.Contains(out.String(), "epoch   2/6") })
 	for r := range 2 {
 		syscall.Kill(rankPID(cmd.Process.Pid, r), syscall.SIGTERM)
 	}

@@ -33,6 +33,27 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// start runs cmd with its output in the returned buffer.
+func start(t *testing.T, cmd *exec.Cmd) *syncBuffer {
+	t.Helper()
+	out := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or a minute has passed, and says which.
+func waitFor(cond func() bool) bool {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
 // TestMain lets the test binary act as the command, for the signal test below.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("XENT_TRAIN_ARGS"); args != "" {
@@ -50,14 +71,8 @@ func TestSIGINTCheckpointsAndExits(t *testing.T) {
 	args := []string{"-data", data, "-own-data", "-model", "cnn-small", "-epochs", "50", "-batch", "32", "-eval-batch", "16", "-checkpoint-dir", ck}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "XENT_TRAIN_ARGS="+strings.Join(args, "\x1f"))
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(out.String(), "total") && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond) // until the model summary shows training is about to start
-	}
+	out := start(t, cmd)
+	waitFor(func() bool { return strings.Contains(out.String(), "total") }) // the model summary: training is about to start
 	time.Sleep(500 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()

@@ -60,19 +60,20 @@ const HowToBuild = "build with MPI: install OpenMPI (Debian: openmpi-bin libopen
 // (mpirun's OMPI_COMM_WORLD_LOCAL_SIZE, srun's SLURM_STEP_TASKS_PER_NODE when it is one
 // number), or 1.
 func LocalRanks() int {
-	for _, v := range []string{"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_STEP_TASKS_PER_NODE"} {
-		if n, err := strconv.Atoi(os.Getenv(v)); err == nil && n > 0 {
-			return n
-		}
-	}
-	return 1
+	n, _ := positiveEnv("OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_STEP_TASKS_PER_NODE")
+	return max(n, 1)
 }
 
 // launchedRanks returns how many ranks the launcher that started this process says the
 // job has (mpirun's OMPI_COMM_WORLD_SIZE, a PMI launcher's PMI_SIZE, srun's
 // SLURM_STEP_NUM_TASKS), and which variable said so; 0 when no launcher did.
 func launchedRanks() (int, string) {
-	for _, v := range []string{"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"} {
+	return positiveEnv("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS")
+}
+
+// positiveEnv returns the first of the variables that holds a number > 0, and its name.
+func positiveEnv(vars ...string) (int, string) {
+	for _, v := range vars {
 		if n, err := strconv.Atoi(os.Getenv(v)); err == nil && n > 0 {
 			return n, v
 		}

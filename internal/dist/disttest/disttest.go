@@ -16,13 +16,7 @@ import (
 // every rank's environment. It skips the test where the build has no MPI or mpirun is absent.
 func Mpirun(t testing.TB, np int, env []string, prog string, args ...string) *exec.Cmd {
 	t.Helper()
-	if !dist.Built {
-		t.Skip("built without MPI (the mpi tag): make test adds it where OpenMPI is installed (Debian: openmpi-bin libopenmpi-dev)")
-	}
-	mpirun, err := exec.LookPath("mpirun")
-	if err != nil {
-		t.Skip("mpirun not found (Debian: openmpi-bin); .ci/run installs it")
-	}
+	mpirun := Need(t)
 	a := []string{"--oversubscribe", "-np", strconv.Itoa(np)}
 	if os.Geteuid() == 0 {
 		a = append(a, "--allow-run-as-root")
@@ -33,4 +27,18 @@ func Mpirun(t testing.TB, np int, env []string, prog string, args ...string) *ex
 	cmd := exec.Command(mpirun, append(append(a, prog), args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
+}
+
+// Need skips the test where the build has no MPI or mpirun is absent, and returns mpirun's
+// path: for a test that does other work before it starts ranks.
+func Need(t testing.TB) string {
+	t.Helper()
+	if !dist.Built {
+		t.Skip("built without MPI (the mpi tag): make test adds it where OpenMPI is installed (Debian: openmpi-bin libopenmpi-dev)")
+	}
+	mpirun, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not found (Debian: openmpi-bin); .ci/run installs it")
+	}
+	return mpirun
 }
