@@ -462,24 +462,28 @@ func TestConv2dFloat32(t *testing.T) {
 	}
 }
 
-// TestDirectPlansOutliveBatchSize checks that a convolution keeps its direct kernel's plans
-// (and packed weights) when only the batch size changes, as on a last, shorter batch.
-func TestDirectPlansOutliveBatchSize(t *testing.T) {
+// TestPlansOutliveBatchSize checks that a convolution keeps its plan (the direct kernel's
+// plans and packed weights) when only the batch size changes, as on a last, shorter batch,
+// and that the plan runs the direct kernels where they apply.
+func TestPlansOutliveBatchSize(t *testing.T) {
 	g1, err := newConvGeom(tensor.Shape{8, 16, 16, 16}, tensor.Shape{32, 16, 3, 3}, 1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, err := directFor[float32](nil, &g1)
-	if err != nil || d1 == nil {
-		t.Skipf("no direct kernel in this build (%v)", err)
+	p1, err := planConv[float32](nil, &g1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (p1.direct != nil) != conv3.Fast {
+		t.Errorf("direct kernels in the plan: %v, in this build: %v", p1.direct != nil, conv3.Fast)
 	}
 	g2, _ := newConvGeom(tensor.Shape{3, 16, 16, 16}, tensor.Shape{32, 16, 3, 3}, 1, 1)
-	if d2, _ := directFor[float32](d1, &g2); d2 != d1 {
-		t.Error("a batch of 3 after one of 8 made new plans")
+	if p2, _ := planConv(p1, &g2); p2 != p1 {
+		t.Error("a batch of 3 after one of 8 made a new plan")
 	}
 	g3, _ := newConvGeom(tensor.Shape{3, 16, 16, 16}, tensor.Shape{16, 16, 3, 3}, 1, 1)
-	if d3, _ := directFor[float32](d1, &g3); d3 == d1 {
-		t.Error("16 filters instead of 32 kept the old plans")
+	if p3, _ := planConv(p1, &g3); p3 == p1 {
+		t.Error("16 filters instead of 32 kept the old plan")
 	}
 }
 
@@ -507,7 +511,7 @@ func TestFusedBackwardMatches(t *testing.T) {
 		}
 		x, w, b := node("x", 3, tc.c, tc.hw, tc.hw), node("w", tc.f, tc.c, 3, 3), node("b", tc.f)
 		res, r := node("res", 3, tc.f, ho, ho), node("r", 3, tc.f, ho, ho)
-		kernel := &convKernel[float32]{stride: tc.stride, pad: 1, residual: true, relu: true} // what convFused makes
+		kernel := &convNode[float32]{stride: tc.stride, pad: 1, residual: true, relu: true} // what convFused makes
 		out, err := graphop.Apply(kernel, x, w, b, res)
 		if err != nil {
 			t.Fatal(err)
