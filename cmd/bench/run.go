@@ -46,6 +46,7 @@ type result struct {
 	Threads    int     `json:"threads"`
 	BLAS       string  `json:"blas"`
 	SIMDKernel bool    `json:"simd"`
+	Kernels    string  `json:"kernels"` // vmath.Kernels(): avx512, avx2 or go
 }
 
 type config struct {
@@ -100,8 +101,8 @@ func run(args []string, stdout io.Writer) error {
 		}
 		return json.NewEncoder(stdout).Encode(r)
 	}
-	fmt.Fprintf(stdout, "bench: %s/%s, GOMAXPROCS %d, BLAS %s, AVX-512 kernels %v; %d runs of %v (median [min-max])\n",
-		runtime.GOOS, runtime.GOARCH, c.threads, blas.Name(), vmath.SIMD(), c.runs, c.target)
+	fmt.Fprintf(stdout, "bench: %s/%s, GOMAXPROCS %d, BLAS %s, vector kernels %s; %d runs of %v (median [min-max])\n",
+		runtime.GOOS, runtime.GOARCH, c.threads, blas.Name(), vmath.Kernels(), c.runs, c.target)
 	if hint := blas.FastPathHint(); hint != "" {
 		fmt.Fprintln(stdout, hint)
 	}
@@ -219,7 +220,7 @@ func measure(m string, c config) (result, error) {
 		}
 	}
 	r := result{Framework: "xent", Model: m, Batch: c.batch, Params: net.Params.Count(), Threads: c.threads,
-		BLAS: blas.Name(), SIMDKernel: vmath.SIMD()}
+		BLAS: blas.Name(), SIMDKernel: vmath.SIMD(), Kernels: vmath.Kernels()}
 	r.TrainImgS, r.TrainMin, r.TrainMax = rate(step, c)
 	r.InferImgS, r.InferMin, r.InferMax = rate(infer, c)
 	r.MsPerStep = 1000 * float64(c.batch) / r.TrainImgS

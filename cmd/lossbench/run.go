@@ -142,8 +142,8 @@ func run(args []string, stdout io.Writer) error {
 	if c.linear != nil {
 		return runLinear(c, stdout)
 	}
-	fmt.Fprintf(stdout, "lossbench: %s/%s, GOMAXPROCS=%d, AVX-512 kernels %v, %d runs of %v (median [min-max])\n",
-		runtime.GOOS, runtime.GOARCH, c.threads, vmath.SIMD(), c.runs, c.target)
+	fmt.Fprintf(stdout, "lossbench: %s/%s, GOMAXPROCS=%d, vector kernels %s, %d runs of %v (median [min-max])\n",
+		runtime.GOOS, runtime.GOARCH, c.threads, vmath.Kernels(), c.runs, c.target)
 	const format = "%-8s %6v %6v %27v %27v %6v %7v %8v %10v\n"
 	fmt.Fprintf(stdout, format, "impl", "N", "K", "fwd us", "fwd+bwd us", "GB/s", "allocs", "max err", "non-finite")
 	var rows []row

@@ -1,7 +1,7 @@
 // Package vmath holds the float32 vector kernels that the losses run per row: the row max,
 // the sum of exp(x-m), and the scaled exponential exp(x-m)*a+b. Each has a pure-Go
-// version that every build has, and an AVX-512 version built with GOEXPERIMENT=simd on
-// amd64 that is used when the processor has AVX-512.
+// version that every build has, and vector versions built with GOEXPERIMENT=simd on amd64:
+// AVX-512 where the processor has it, else AVX2 (with FMA) for the kernels that have one.
 package vmath
 
 import "math"
@@ -68,12 +68,15 @@ func ExpAffine32(dst, x []float32, m, a, b float32) {
 	expAffine32(dst, x, m, a, b)
 }
 
-// SIMD reports whether the AVX-512 kernels are in use.
-func SIMD() bool { return simdOn }
+// SIMD reports whether vector kernels (AVX-512 or AVX2) are in use.
+func SIMD() bool { return kernels != "go" }
 
-// The kernels in use; the AVX-512 build replaces them in init when the processor allows.
+// Kernels names the kernels in use: "avx512", "avx2" or "go".
+func Kernels() string { return kernels }
+
+// The kernels in use; the simd build replaces them in init when the processor allows.
 var (
-	simdOn      bool
+	kernels     = "go"
 	maxSumExp32 = maxSumExp32Go
 	expAffine32 = expAffine32Go
 )

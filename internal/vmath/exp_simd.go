@@ -10,7 +10,7 @@ import (
 
 func init() {
 	if archsimd.X86.AVX512() {
-		simdOn = true
+		kernels = "avx512"
 		maxSumExp32 = maxSumExp32AVX512
 		rowStats32 = rowStats32AVX512
 		logs32 = logs32AVX512

@@ -15,7 +15,7 @@ func SGDMomentum32(w, g, b []float32, lr, wd, mu, damp float32, nesterov, first 
 
 var sgdMomentum32 = sgdMomentum32Go
 
-// sgdKernel names the kernel SGDMomentum32 runs: "go", or "avx512" where the SIMD build
+// sgdKernel names the kernel SGDMomentum32 runs: "go", or "avx512" or "avx2" where the SIMD build
 // and the processor allow.
 var sgdKernel = "go"
 
