@@ -204,6 +204,10 @@ func convolveGroup[T vmath.Float](dst, src, w []T, rows int, g *convGeom, n0, n1
 // every output pixel, the input pixel under kernel tap (i,j) of channel c (0 in padding).
 // Rows lie ld apart in col (HO*WO for one image; more when images sit side by side).
 func im2col[T vmath.Float](col, x []T, g *convGeom, ld int) {
+	if g.stride == 1 && g.ho == g.h && g.wo == g.w {
+		im2colSame(col, x, g, ld)
+		return
+	}
 	same := g.stride == 1 && g.wo == g.w // "same" padding: a row of col is the plane shifted
 	for c := range g.c {
 		for i := range g.kh {
@@ -240,6 +244,41 @@ func im2col[T vmath.Float](col, x []T, g *convGeom, ld int) {
 	}
 }
 
+// im2colSame is im2col for a convolution that keeps the plane (stride 1, HO = H, WO = W,
+// so an odd kernel with padding (K-1)/2): tap (pad, j)'s row is the plane shifted by
+// j - pad columns (shifted), and tap (i, j)'s is that row shifted by i - pad whole rows,
+// one copy with no columns to fix: the column fix-ups are done K times a channel, not K*K.
+func im2colSame[T vmath.Float](col, x []T, g *convGeom, ld int) {
+	for c := range g.c {
+		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for j := range g.kw {
+			base := col[((c*g.kh+g.pad)*g.kw+j)*ld:][:g.hw]
+			shifted(base, plane, g, 0, j-g.pad)
+			for i := range g.kh {
+				if i != g.pad {
+					rowsShifted(col[((c*g.kh+i)*g.kw+j)*ld:][:g.hw], base, (i-g.pad)*g.w)
+				}
+			}
+		}
+	}
+}
+
+// rowsShifted writes out[p] = src[p+s] where p+s lies in src, 0 elsewhere (len(out) =
+// len(src)).
+func rowsShifted[T vmath.Float](out, src []T, s int) {
+	n := len(out)
+	switch {
+	case s >= n || -s >= n:
+		clear(out)
+	case s >= 0:
+		copy(out, src[s:])
+		clear(out[n-s:])
+	default:
+		clear(out[:-s])
+		copy(out[-s:], src)
+	}
+}
+
 // shifted writes out [HO*W] = the plane [H,W] shifted by (dy, dx), 0 where the shift
 // leaves the plane: out[oy,ox] = plane[oy+dy, ox+dx]. One copy of the whole span, then the
 // columns that wrapped into the next or previous row are zeroed.
@@ -260,14 +299,19 @@ func shifted[T vmath.Float](out, plane []T, g *convGeom, dy, dx int) {
 	}
 	n := copy(dst, plane[src:])
 	clear(dst[n:])
+	// |dx| columns a row, 1 in a 3x3 convolution: stores, as a call to clear costs more
 	switch {
 	case dx > 0:
 		for oy := oyLo; oy < oyHi; oy++ {
-			clear(out[oy*w+w-dx : oy*w+w])
+			for i := oy*w + w - dx; i < oy*w+w; i++ {
+				out[i] = 0
+			}
 		}
 	case dx < 0:
 		for oy := oyLo; oy < oyHi; oy++ {
-			clear(out[oy*w : oy*w-dx])
+			for i := oy * w; i < oy*w-dx; i++ {
+				out[i] = 0
+			}
 		}
 	}
 }
