@@ -150,7 +150,7 @@ func expAffine32AVX2(dst, x []float32, m, a, b float32) {
 
 // broadcastAt8 loads x[i] into every lane without a scalar float instruction.
 func broadcastAt8(x []float32, i int) archsimd.Float32x8 {
-	return archsimd.LoadFloat32x8SlicePart(x[i : i+1]).Permute(archsimd.LoadUint32x8(&[8]uint32{}))
+	return archsimd.LoadFloat32x4SlicePart(x[i : i+1]).Broadcast1To8()
 }
 
 func expAffineRows32AVX2(dst, z []float32, k int, m, a, b []float32) {
