@@ -150,9 +150,13 @@ func (k *bnKernel[T]) apply(c int) {
 	scale, shift := T(float64(k.gs[c])*inv), T(float64(k.bs[c])-float64(k.gs[c])*inv*mean)
 	for i := range k.n {
 		off := plane(i, c, k.ch, k.hw)
-		out := k.ys[off : off+k.hw]
-		for j, v := range k.xs[off : off+k.hw] {
-			out[j] = v*scale + shift
+		out, in := k.ys[off:off+k.hw], k.xs[off:off+k.hw]
+		if out32, ok := any(out).([]float32); ok {
+			vmath.Affine32(out32, any(in).([]float32), float32(scale), float32(shift))
+			continue
+		}
+		for j, v := range in {
+			out[j] = T(v*scale) + shift
 		}
 	}
 }
