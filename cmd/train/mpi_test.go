@@ -122,12 +122,12 @@ func TestKilledRankEndsTheJob(t *testing.T) {
 	ck := filepath.Join(t.TempDir(), "ck")
 	cmd := mpiTrain(t, 2, args(ck))
 	out := start(t, cmd)
-	victim := 0
+	victim, survivor := 0, 0
 	waitFor(func() bool {
 		if latest, _ := (checkpoints.Store{Dir: ck}).Latest(); latest != "" {
-			victim = rankPID(cmd.Process.Pid, 1)
+			victim, survivor = rankPID(cmd.Process.Pid, 1), rankPID(cmd.Process.Pid, 0)
 		}
-		return victim != 0
+		return victim != 0 && survivor != 0
 	})
 	if victim == 0 {
 		cmd.Process.Kill()
@@ -144,6 +144,11 @@ func TestKilledRankEndsTheJob(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("the job still runs a minute after rank 1 was killed:\n%s", out.String())
+	}
+	// mpirun can return before rank 0, which it signalled, has exited and let go of the
+	// checkpoint folder's lock
+	if !waitFor(func() bool { return exited(survivor) }) {
+		t.Fatalf("rank 0 (process %d) still runs a minute after mpirun returned", survivor)
 	}
 	if s := out.String(); !strings.Contains(s, "rank 1") || !strings.Contains(s, "signal 9") {
 		t.Errorf("mpirun's message does not name rank 1 and its signal:\n%s", s)
@@ -233,6 +238,17 @@ func TestRanksDivergeTogether(t *testing.T) {
 
 // rankPID returns the PID of rank's process among the children of mpirun's process
 // (which names each rank in its environment), or 0.
+// exited reports whether process pid has ended: it is gone, or a zombie nobody reaped.
+func exited(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// the state follows the command name, which is in parentheses
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z'
+}
+
 func rankPID(mpirun, rank int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", mpirun, mpirun))
 	if err != nil {
