@@ -12,9 +12,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 
-	"example.com/xent/internal/cpuinfo"
 	"example.com/xent/internal/vmath"
 
 	gblas "gonum.org/v1/gonum/blas"
@@ -35,17 +35,20 @@ var (
 // simdSgemm is the AVX-512 build's own float32 GEMM (sgemm_simd.go). It runs instead of
 // sgemm when the processor has AVX-512 and either sgemm is gonum's or the product has at
 // least simdMinRows rows, simdMinCols columns and simdMinDepth steps (its 32-column tiles
-// would be mostly empty on narrower products). It measured faster than OpenBLAS's AVX2
-// kernels: 129-152 GFLOP/s on one core against 112-126 at airbench's shapes, and resnet-tiny
-// and cnn-small trained ~3% faster with it taking products down to 16 rows and 16 steps
-// than from 32 rows and 64 steps.
+// would be mostly empty on narrower products) and OpenBLAS runs no AVX-512 kernel of its own
+// on this processor (preferSIMD). It measured faster than OpenBLAS's AVX2 kernels, which
+// OpenBLAS 0.3.21 takes on the AMD Zen 5 it does not know: 129-152 GFLOP/s on one core
+// against 112-126 at airbench's shapes, and resnet-tiny and cnn-small trained ~3% faster with
+// it taking products down to 16 rows and 16 steps than from 32 rows and 64 steps.
 //
-// On AMD's family 0x19 (Zen 4, whose AVX-512 runs on 256-bit units) the order reverses:
-// OpenBLAS's sgemm (its Cooperlake kernels) ran 83-95 GFLOP/s on one core at the linear
-// cross-entropy's shapes and 35-55 at the convolutions', xent's kernel 38-43 and 18-22, so
-// OpenBLAS, where it is built in, takes every product there. XENT_GEMM=xent or
-// XENT_GEMM=openblas overrides the choice (a process's results depend on it bit for bit, so
-// it is fixed for the process: by the processor, not by a measurement at start).
+// Where OpenBLAS has an AVX-512 kernel for the processor the order reverses. On a Zen 4
+// (OpenBLAS's Cooperlake kernels) OpenBLAS ran 83-95 GFLOP/s on one core at the linear
+// cross-entropy's shapes and 35-55 at the convolutions', xent's kernel 38-43 and 18-22; on
+// an Intel Xeon with AMX (CPUID family 6, model 167; OpenBLAS's SkylakeX kernels)
+// BenchmarkSgemmShapes gave OpenBLAS 54-94 GFLOP/s, xent's kernel 24-44, and airbench
+// trained at 149-155 img/s against 82-86. XENT_GEMM=xent or XENT_GEMM=openblas overrides the
+// choice (a process's results depend on it bit for bit, so it is fixed for the process: by
+// OpenBLAS's choice of kernel, not by a measurement at start).
 var simdSgemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
 // Name says which implementation runs.
@@ -78,16 +81,23 @@ func FastPathHint() string {
 const simdMinRows, simdMinCols, simdMinDepth = 16, 32, 16
 
 // simdOverBLAS says whether xent's kernel takes the large float32 products from OpenBLAS.
-var simdOverBLAS = preferSIMD(os.Getenv("XENT_GEMM"), cpuinfo.AMDFamily())
+var simdOverBLAS = preferSIMD(os.Getenv("XENT_GEMM"), blasCore)
 
-func preferSIMD(env string, amdFamily int) bool {
+// preferSIMD says whether xent's AVX-512 kernel should take the large float32 products from
+// a BLAS whose kernel family is core: unless XENT_GEMM says otherwise, only where that family
+// is not one of OpenBLAS's AVX-512 ones.
+func preferSIMD(env, core string) bool {
 	switch env {
 	case "xent":
 		return true
 	case "openblas":
 		return false
 	}
-	return amdFamily != 0x19
+	switch strings.ToLower(core) {
+	case "skylakex", "cooperlake", "sapphirerapids":
+		return false
+	}
+	return true
 }
 
 // minSplitFlops is the size of product, in multiply-adds, above which it is split across

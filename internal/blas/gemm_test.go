@@ -219,12 +219,15 @@ func BenchmarkGemmMLP(b *testing.B) {
 
 func TestPreferSIMD(t *testing.T) {
 	for _, c := range []struct {
-		env    string
-		family int
-		want   bool
-	}{{"", 0x19, false}, {"", 0x1A, true}, {"", 0, true}, {"xent", 0x19, true}, {"openblas", 0x1A, false}} {
-		if got := preferSIMD(c.env, c.family); got != c.want {
-			t.Errorf("XENT_GEMM=%q, AMD family %#x: xent's kernel %v, want %v", c.env, c.family, got, c.want)
+		env, core string
+		want      bool
+	}{
+		{"", "SkylakeX", false}, {"", "Cooperlake", false}, {"", "SAPPHIRERAPIDS", false},
+		{"", "Haswell", true}, {"", "Zen", true}, {"", "", true},
+		{"xent", "SkylakeX", true}, {"openblas", "Haswell", false},
+	} {
+		if got := preferSIMD(c.env, c.core); got != c.want {
+			t.Errorf("XENT_GEMM=%q, OpenBLAS core %q: xent's kernel %v, want %v", c.env, c.core, got, c.want)
 		}
 	}
 }

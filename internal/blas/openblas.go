@@ -14,6 +14,10 @@ import (
 	gblas "gonum.org/v1/gonum/blas"
 )
 
+// blasCore is the kernel family OpenBLAS chose for this processor (a package variable, not
+// set in init, so that simdOverBLAS is computed from it).
+var blasCore = C.GoString(C.openblas_get_corename())
+
 func init() {
 	C.openblas_set_num_threads(1)
 	name = "OpenBLAS " + C.GoString(C.openblas_get_config())
