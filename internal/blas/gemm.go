@@ -36,10 +36,11 @@ var (
 // sgemm when the processor has AVX-512 and either sgemm is gonum's or the product has at
 // least simdMinRows rows, simdMinCols columns and simdMinDepth steps (its 32-column tiles
 // would be mostly empty on narrower products) and OpenBLAS runs no AVX-512 kernel of its own
-// on this processor (preferSIMD). It measured faster than OpenBLAS's AVX2 kernels, which
-// OpenBLAS 0.3.21 takes on the AMD Zen 5 it does not know: 129-152 GFLOP/s on one core
-// against 112-126 at airbench's shapes, and resnet-tiny and cnn-small trained ~3% faster with
-// it taking products down to 16 rows and 16 steps than from 32 rows and 64 steps.
+// on this processor (preferSIMD). On the Zen 5 it measured faster than OpenBLAS's AVX2
+// kernels, which OpenBLAS 0.3.21 ran there: 129-152 GFLOP/s on one core against 112-126 at
+// airbench's shapes, and resnet-tiny and cnn-small trained ~3% faster with it taking products
+// down to 16 rows and 16 steps than from 32 rows and 64 steps. (Which corename OpenBLAS
+// reports on the Zen 5 has not been read: if it is an AVX-512 one, OpenBLAS takes over there.)
 //
 // Where OpenBLAS has an AVX-512 kernel for the processor the order reverses. On a Zen 4
 // (OpenBLAS's Cooperlake kernels) OpenBLAS ran 83-95 GFLOP/s on one core at the linear
