@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 
 	"example.com/xent/internal/vmath"
@@ -36,20 +35,18 @@ var (
 // sgemm when the processor has AVX-512 and either sgemm is gonum's or the product has at
 // least simdMinRows rows, simdMinCols columns and simdMinDepth steps (its 32-column tiles
 // would be mostly empty on narrower products) and OpenBLAS runs no AVX-512 kernel of its own
-// on this processor (preferSIMD). On the Zen 5 it measured faster than OpenBLAS's AVX2
-// kernels, which OpenBLAS 0.3.21 ran there: 129-152 GFLOP/s on one core against 112-126 at
-// airbench's shapes, and resnet-tiny and cnn-small trained ~3% faster with it taking products
-// down to 16 rows and 16 steps than from 32 rows and 64 steps. (Which corename OpenBLAS
-// reports on the Zen 5 has not been read: if it is an AVX-512 one, OpenBLAS takes over there.)
+// on this processor (preferSIMD). Since OpenBLAS is given its AVX-512 kernels on every
+// processor with AVX-512 (upgradeCore), that leaves the pure-Go build and an OpenBLAS built
+// for one processor without them.
 //
-// Where OpenBLAS has an AVX-512 kernel for the processor the order reverses. On a Zen 4
-// (OpenBLAS's Cooperlake kernels) OpenBLAS ran 83-95 GFLOP/s on one core at the linear
-// cross-entropy's shapes and 35-55 at the convolutions', xent's kernel 38-43 and 18-22; on
-// an Intel Xeon with AMX (CPUID family 6, model 167; OpenBLAS's SkylakeX kernels)
-// BenchmarkSgemmShapes gave OpenBLAS 54-94 GFLOP/s, xent's kernel 24-44, and airbench
-// trained at 149-155 img/s against 82-86. XENT_GEMM=xent or XENT_GEMM=openblas overrides the
-// choice (a process's results depend on it bit for bit, so it is fixed for the process: by
-// OpenBLAS's choice of kernel, not by a measurement at start).
+// Where OpenBLAS has an AVX-512 kernel for the processor it is the faster one. On the Zen 5
+// its Cooperlake kernels ran 177-221 GFLOP/s on one core at airbench's shapes against 89-157
+// for xent's kernel; on a Zen 4 (Cooperlake) 83-95 at the linear cross-entropy's shapes and
+// 35-55 at the convolutions', xent's kernel 38-43 and 18-22; on an Intel Xeon with AMX
+// (CPUID family 6, model 167; SkylakeX) BenchmarkSgemmShapes gave OpenBLAS 54-94 GFLOP/s,
+// xent's kernel 24-44, and airbench trained at 149-155 img/s against 82-86. XENT_GEMM=xent
+// or XENT_GEMM=openblas overrides the choice (a process's results depend on it bit for bit,
+// so it is fixed for the process: by OpenBLAS's kernel family, not by a measurement at start).
 var simdSgemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
 // Name says which implementation runs.
@@ -60,6 +57,9 @@ func Name() string {
 		n = "xent's AVX-512 kernel for float32, " + name + " for float64"
 	case simdSgemm != nil && simdOverBLAS:
 		n = name + ", with xent's AVX-512 kernel for large float32 products"
+	}
+	if coreNote != "" {
+		n += " (" + coreNote + ")"
 	}
 	if env := os.Getenv("XENT_GEMM"); env != "" && env != "xent" && env != "openblas" {
 		n += fmt.Sprintf(" (XENT_GEMM=%q ignored: want xent or openblas)", env)
@@ -94,11 +94,7 @@ func preferSIMD(env, core string) bool {
 	case "openblas":
 		return false
 	}
-	switch strings.ToLower(core) {
-	case "skylakex", "cooperlake", "sapphirerapids":
-		return false
-	}
-	return true
+	return !avx512Core(core)
 }
 
 // minSplitFlops is the size of product, in multiply-adds, above which it is split across

@@ -3,6 +3,8 @@ package blas
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 
 	gblas "gonum.org/v1/gonum/blas"
@@ -229,5 +231,42 @@ func TestPreferSIMD(t *testing.T) {
 		if got := preferSIMD(c.env, c.core); got != c.want {
 			t.Errorf("XENT_GEMM=%q, OpenBLAS core %q: xent's kernel %v, want %v", c.env, c.core, got, c.want)
 		}
+	}
+}
+
+func TestUpgradeCore(t *testing.T) {
+	avx512, bf16, avx2 := features{avx512: true}, features{avx512: true, bf16: true}, features{}
+	for _, c := range []struct {
+		core, xentGemm string
+		f              features
+		want           string
+	}{
+		{"Haswell", "", bf16, "Cooperlake"}, // a Zen 5 with OPENBLAS_CORETYPE=Haswell
+		{"Haswell", "", avx512, "SkylakeX"},
+		{"Zen", "", bf16, "Cooperlake"},
+		{"Haswell", "", avx2, ""}, // a Zen 3
+		{"Cooperlake", "", bf16, ""},
+		{"SkylakeX", "", bf16, ""}, // OpenBLAS's own choice stands
+		{"SAPPHIRERAPIDS", "", bf16, ""},
+		{"Haswell", "openblas", bf16, ""}, // XENT_GEMM keeps OpenBLAS as started
+		{"Haswell", "xent", bf16, ""},
+	} {
+		if got := upgradeCore(c.core, c.xentGemm, c.f); got != c.want {
+			t.Errorf("upgradeCore(%q, XENT_GEMM=%q, %+v) = %q, want %q", c.core, c.xentGemm, c.f, got, c.want)
+		}
+	}
+}
+
+// TestCoreUpgraded checks that OpenBLAS runs its AVX-512 kernels on this processor when it
+// has AVX-512, the library can switch (DYNAMIC_ARCH) and XENT_GEMM asks for no GEMM.
+func TestCoreUpgraded(t *testing.T) {
+	if blasCore == "" || !strings.Contains(name, "DYNAMIC_ARCH") {
+		t.Skipf("no OpenBLAS built with DYNAMIC_ARCH here (%s)", Name())
+	}
+	if !hostFeatures().avx512 || os.Getenv("XENT_GEMM") != "" {
+		t.Skipf("no AVX-512, or XENT_GEMM=%q set", os.Getenv("XENT_GEMM"))
+	}
+	if !avx512Core(blasCore) || !strings.Contains(name, blasCore) {
+		t.Errorf("OpenBLAS runs %q (%s), want an AVX-512 family", blasCore, name)
 	}
 }
