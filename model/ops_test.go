@@ -403,7 +403,7 @@ func convRun(t *testing.T, dt tensor.Dtype, shapes [][]int, data [][]float64, r 
 }
 
 // TestConv2dFloat32 checks the float32 convolution, which takes other paths than the
-// float64 one (the direct 3x3 kernel of package conv3 on planes of >= 64 pixels in the
+// float64 one (the direct 3x3 kernel of package conv3 on planes of >= 32 pixels in the
 // AVX-512 build), against the float64 one, checked above by central differences.
 func TestConv2dFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -412,7 +412,8 @@ func TestConv2dFloat32(t *testing.T) {
 		{2, 16, 16, 16, 8, 3, 1, 1}, // direct
 		{2, 5, 9, 11, 6, 3, 1, 1},   // direct, filters not a multiple of 4, plane not of 32
 		{2, 8, 8, 8, 12, 3, 1, 1},   // direct, 64 pixels
-		{4, 6, 7, 7, 8, 3, 1, 1},    // too small: grouped GEMMs
+		{4, 6, 7, 7, 8, 3, 1, 1},    // direct, 49 pixels (airbench's 7x7 planes)
+		{5, 6, 5, 5, 8, 3, 1, 1},    // too small: grouped GEMMs
 		{2, 4, 12, 12, 8, 3, 2, 1},  // strided, small: GEMMs
 		{2, 3, 16, 16, 8, 3, 2, 1},  // strided: direct forward (conv3.Plan2), dx (conv3.Plan2T) and dw
 		{2, 4, 32, 32, 7, 3, 2, 1},  // strided, filters not a multiple of 4: direct
