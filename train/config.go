@@ -50,6 +50,7 @@ type Config struct {
 	SyncBN           bool         `json:"sync_bn,omitempty" flag:"sync-bn"`                       // with several ranks (MPI), BatchNorm's statistics over the global batch rather than each rank's shard
 	EvalEvery        EvalEvery    `json:"eval_every,omitempty" flag:"eval-every"`                 // evaluate after every N-th epoch and after the last, e.g. 1; "end": after the last only (airbench94's way: the time goes to training); 0 = 1
 	WhitenBiasEpochs int          `json:"whiten_bias_epochs,omitempty" flag:"whiten-bias-epochs"` // airbench94's: the whitening bias trained for the first N epochs only, its rate falling linearly from -lr to 0 over them, e.g. 3; 0 = trained throughout on the schedule
+	WhitenBiasLR     float64      `json:"whiten_bias_lr,omitempty" flag:"whiten-bias-lr"`         // with -whiten-bias-epochs: the whitening bias's starting rate, e.g. 106 (airbench94_muon's 0.053 per summed example x 2000); 0 = -lr
 }
 
 // evaluates reports whether the run evaluates after epoch (from 1), as -eval-every says.
@@ -101,6 +102,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("-eval-every %d: want N >= 1, or end", int(c.EvalEvery))
 	case c.WhitenBiasEpochs < 0 || c.WhitenBiasEpochs > c.Epochs:
 		return fmt.Errorf("-whiten-bias-epochs %d: want 0 (trained throughout) to -epochs (%d)", c.WhitenBiasEpochs, c.Epochs)
+	case c.WhitenBiasLR < 0 || c.WhitenBiasLR > 0 && c.WhitenBiasEpochs == 0:
+		return fmt.Errorf("-whiten-bias-lr %v: want a rate > 0 with -whiten-bias-epochs N (0: -lr)", c.WhitenBiasLR)
 	case c.SyncBN && !dist.Built:
 		return fmt.Errorf("-sync-bn is for training over MPI, and this binary was built without it: %s", dist.HowToBuild)
 	case c.Optimizer != Muon && (c.MuonLR != 0 || c.MuonMomentum != 0 || c.MuonSteps != 0):
@@ -118,7 +121,7 @@ func (c *Config) check() error {
 		flag string
 		v    float64
 	}{{"-lr", c.LR}, {"-wd", c.WD}, {"-momentum", c.Momentum}, {"-clip", c.Clip}, {"-label-smoothing", c.LabelSmoothing},
-		{"-muon-lr", c.MuonLR}, {"-muon-momentum", c.MuonMomentum}} {
+		{"-muon-lr", c.MuonLR}, {"-muon-momentum", c.MuonMomentum}, {"-whiten-bias-lr", c.WhitenBiasLR}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			return fmt.Errorf("%s %v: want a finite number", f.flag, f.v)
 		}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -65,9 +66,9 @@ func newOptimizer(params []optim.Param, cfg Config) (optim.Optimizer, error) {
 }
 
 // whitenBiasGroup is -whiten-bias-epochs N: the biases of the model's whitening layers on
-// SGD (-momentum, -nesterov, -wd) at -lr x (1 - step/S) for the first S = N epochs' steps
-// and 0 after (frozen), as airbench94_muon trains its whitening bias; -optimizer over the
-// rest, on the schedule.
+// SGD (-momentum, -nesterov, -wd) at r0 x (1 - step/S) for the first S = N epochs' steps
+// and 0 after (frozen), as airbench94_muon trains its whitening bias, r0 being
+// -whiten-bias-lr or else -lr; -optimizer over the rest, on the schedule.
 func (r *runner) whitenBiasGroup(params []optim.Param) (optim.Optimizer, error) {
 	biases := map[string]bool{}
 	for _, l := range r.net.Layers {
@@ -91,7 +92,7 @@ func (r *runner) whitenBiasGroup(params []optim.Param) (optim.Optimizer, error) 
 	if err := g.Add(inner, ri, 1); err != nil {
 		return nil, err
 	}
-	steps, peak := float64(r.cfg.WhitenBiasEpochs*r.train.BatchesPerEpoch()), r.cfg.LR
+	steps, peak := float64(r.cfg.WhitenBiasEpochs*r.train.BatchesPerEpoch()), cmp.Or(r.cfg.WhitenBiasLR, r.cfg.LR)
 	return g, g.AddRate(sgd, bi, func(step int) float64 { return peak * max(1-float64(step)/steps, 0) })
 }
 

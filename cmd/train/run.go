@@ -85,6 +85,7 @@ func parse(args []string) (train.Config, process, error) {
 	fs.Var(&cfg.TTA, "tta", "test-time augmentation: none, flip (mean logits of image and mirror), or flip-translate (airbench94's level 2: also the image moved a pixel down-right and up-left, weighted 1/2, 1/4, 1/4)")
 	fs.Var(&cfg.EvalEvery, "eval-every", "evaluate after every N-th epoch and the last (default 1); end: after the last only")
 	fs.IntVar(&cfg.WhitenBiasEpochs, "whiten-bias-epochs", cfg.WhitenBiasEpochs, "train the whitening layer's bias for the first N epochs only, its rate falling from -lr to 0 over them (airbench94_muon: 3; 0: throughout)")
+	fs.Float64Var(&cfg.WhitenBiasLR, "whiten-bias-lr", cfg.WhitenBiasLR, "with -whiten-bias-epochs: the whitening bias's starting rate (0: -lr)")
 	fs.BoolVar(&cfg.SyncBN, "sync-bn", cfg.SyncBN, "under mpirun (a build with MPI): BatchNorm statistics over the global batch, not each rank's shard")
 	fs.StringVar(&proc.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {

@@ -424,6 +424,51 @@ func TestWhitenBiasEpochs(t *testing.T) {
 	}
 }
 
+// -whiten-bias-lr r sets the whitening bias's first rate: its first step (SGD with momentum
+// from zero, so linear in the rate) at 2r is twice the step at r, measured from a run at
+// 1e-30 (the starting bias, to float32's precision), and the other weights' steps do not
+// change. Without -whiten-bias-epochs it is refused.
+func TestWhitenBiasLR(t *testing.T) {
+	data := syntheticData(t, 16, 16)
+	steps := map[string]map[string][]float32{}
+	for _, r := range []string{"1e-30", "1", "2"} {
+		ck := filepath.Join(t.TempDir(), "ck")
+		args := []string{"-data", data, "-own-data", "-subset", "16", "-model", "airbench-4-8-8", "-epochs", "1", "-batch", "16",
+			"-eval-batch", "16", "-checkpoint-dir", ck, "-checkpoint-every", "1", "-keep", "5", "-whiten-bias-epochs", "1", "-whiten-bias-lr", r}
+		if err := run(context.Background(), args, new(bytes.Buffer)); err != nil {
+			t.Fatal(err)
+		}
+		c, err := checkpoints.Read(filepath.Join(ck, "step-000000001.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps[r] = map[string][]float32{}
+		for _, name := range []string{"whiten.bias", "head.weight"} {
+			steps[r][name] = c.Tensors[name].Data
+		}
+	}
+	moved := 0 // block1's Dirac filters read only its first channels: the others' bias has no gradient
+	for i, b := range steps["1e-30"]["whiten.bias"] {
+		d1, d2 := float64(steps["1"]["whiten.bias"][i]-b), float64(steps["2"]["whiten.bias"][i]-b)
+		if d1 != 0 {
+			moved++
+		}
+		if math.Abs(d2-2*d1) > 1e-6+1e-3*math.Abs(d2) {
+			t.Errorf("whiten.bias[%d] moved %v at -whiten-bias-lr 1 and %v at 2, want twice", i, d1, d2)
+		}
+	}
+	if moved == 0 {
+		t.Errorf("the whitening bias did not move")
+	}
+	if !slices.Equal(steps["1"]["head.weight"], steps["2"]["head.weight"]) {
+		t.Errorf("-whiten-bias-lr changed the head's step")
+	}
+	err := run(context.Background(), []string{"-data", data, "-own-data", "-model", "airbench-4-8-8", "-epochs", "1", "-batch", "16", "-whiten-bias-lr", "0.1"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "-whiten-bias-lr") {
+		t.Errorf("-whiten-bias-lr without -whiten-bias-epochs: %v", err)
+	}
+}
+
 // -eval-every 2 over 3 epochs evaluates after epochs 2 and 3 only: epoch 1's metrics line
 // has no test keys and says so on the console; -eval-every end after the last only; the
 // best checkpoint is of an evaluated epoch; a resume may change it.
