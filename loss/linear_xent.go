@@ -22,8 +22,9 @@ import (
 // gradient from SoftmaxCrossEntropyKernel in place (its max-shifted log-sum-exp over the whole
 // row), dh[r0:r1] from a second GEMM and the chunk's share of dw from a third, so that at most R
 // rows of logits exist at once: R = N/36 (N/72 with a soft-cap, whose gradient needs the capped
-// logits beside it), at least 32 rows, so that the scratch, with the per-row vectors, stays
-// under 1/32 of the logits' size when N >= 1,152 and V >= 1,000.
+// logits beside it) less what the GEMM's workspace takes (ChunkRows), at least 32 rows, so
+// that the scratch, with the per-row vectors, stays under 1/32 of the logits' size when
+// N >= 1,152 and V >= 1,000.
 //
 // ForwardBackward forms the gradients in the same pass as the loss, 6NDV flops; Forward
 // alone is 2NDV, and Backward after it recomputes each chunk's logits, 6NDV more. With few
@@ -90,19 +91,23 @@ func NewLinearCrossEntropyKernel[T Float](v int, opts ...Option) (*LinearCrossEn
 // Options returns the kernel's options.
 func (x *LinearCrossEntropyKernel[T]) Options() Options { return x.opts }
 
-// SetChunkRows sets the rows per chunk (r >= 1), or with 0 the default (N/36).
+// SetChunkRows sets the rows per chunk (r >= 1), or with 0 the default (about N/36).
 func (x *LinearCrossEntropyKernel[T]) SetChunkRows(r int) { x.chunkRows = max(r, 0) }
 
-// ChunkRows returns the rows per chunk for n rows.
+// ChunkRows returns the rows per chunk for n rows: by default N/36 (N/72 with a soft-cap,
+// whose chunk has two planes of logits), less the rows that the GEMM's own workspace on the
+// Go heap would fill (blas.WorkspaceBytes), so that the two together stay within 1/32 of
+// the logits; at least 32.
 func (x *LinearCrossEntropyKernel[T]) ChunkRows(n int) int {
 	if x.chunkRows > 0 {
 		return min(x.chunkRows, max(n, 1))
 	}
-	per := 36 // 32, and room for the per-row vectors
+	per, planes := 36, 1 // 32, and room for the per-row vectors
 	if x.opts.Softcap > 0 {
-		per = 72
+		per, planes = 72, 2
 	}
-	return max(n/per, min(n, 32))
+	plane := planes * x.v * int(sizeOf[T]()) // bytes of one row of the chunk
+	return max(n/per-(blas.WorkspaceBytes()+plane-1)/plane, min(n, 32))
 }
 
 // ScratchBytes returns the bytes the kernel holds beyond its inputs and their gradients.

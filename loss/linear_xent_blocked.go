@@ -23,17 +23,19 @@ import (
 // Forward is pass 1 and Backward pass 2.
 
 // classBlock returns the classes per block for n rows, or 0 for row chunks: blocks when a
-// block of all rows within the scratch budget (N*V/36 logits, half with a soft-cap) has at
+// block of all rows within the scratch budget (N*V/36 logits, half with a soft-cap, less the
+// GEMM's workspace) has at
 // least minClassBlock classes and the weight matrix outweighs the rows' share of the work.
 func (x *LinearCrossEntropyKernel[T]) classBlock(n int) int {
 	if x.algorithm == LinearRowChunks || x.algorithm == LinearAuto && !blocksPay(n, x.v) {
 		return 0
 	}
-	per := 36
+	per, planes := 36, 1
 	if x.opts.Softcap > 0 {
-		per = 72
+		per, planes = 72, 2
 	}
-	vb := x.v / per
+	column := planes * n * int(sizeOf[T]()) // bytes of one class of the block
+	vb := x.v/per - (blas.WorkspaceBytes()+column-1)/column
 	if x.algorithm == LinearClassBlocks {
 		vb = max(vb, min(x.v, 8))
 	}

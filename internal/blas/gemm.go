@@ -71,6 +71,21 @@ func Name() string {
 // on every call; OpenBLAS and xent's AVX-512 kernel do not.
 func Allocates() bool { return name == gonumName && simdSgemm == nil }
 
+// simdPackBytes is what one core's run of xent's float32 kernel keeps packed (its pool's
+// buffers); 0 without the kernel.
+var simdPackBytes int
+
+// WorkspaceBytes returns what large float32 products keep on the Go heap between calls: xent's
+// kernel's packed blocks, one set per core, where it takes them; 0 where OpenBLAS does (its
+// buffers are its own, outside the Go heap, made when the library starts) or gonum's GEMM
+// (which allocates per call).
+func WorkspaceBytes() int {
+	if simdSgemm == nil || !(simdOverBLAS || name == gonumName) {
+		return 0
+	}
+	return simdPackBytes * runtime.GOMAXPROCS(0)
+}
+
 // FastPathHint is one line on getting the fast path, or "" when it is in use.
 func FastPathHint() string {
 	if name != gonumName {

@@ -32,6 +32,7 @@ const (
 func init() {
 	if archsimd.X86.AVX512() {
 		simdSgemm = sgemmAVX512
+		simdPackBytes = 4 * (mc*kc + 3 + kc*nc)
 	}
 }
 
