@@ -36,8 +36,8 @@ type directPlan interface {
 // directConv runs a float32 3x3 convolution with padding 1 without im2col (package conv3),
 // an image at a time across cores: the forward; dx, for stride 1 as the convolution of dy
 // with the kernel flipped (see flipped), for stride 2 as four convolutions of dy, one per
-// phase of dx (conv3.Plan2T); and on output planes of a multiple of 16 pixels, dw, gradRun
-// images at a time, and the fused backward (FusedBackward).
+// phase of dx (conv3.Plan2T); and for stride 1, or stride 2 onto planes of a multiple of 16
+// pixels, dw, gradRun images at a time, and the fused backward (FusedBackward).
 type directConv struct {
 	grad     bool          // dw too
 	gradRun  int           // images per call of the weight gradient kernel
@@ -86,7 +86,7 @@ func directFor[T vmath.Float](g *convGeom) (*directConv, error) {
 	if !f32 || !conv3.Fast || !fits || g.hw < minDirectPixels {
 		return nil, nil
 	}
-	d := &directConv{grad: g.hw%16 == 0, gradRun: (gradPixels + g.hw - 1) / g.hw, in: g.chw, out: g.o}
+	d := &directConv{grad: g.stride == 1 || g.hw%16 == 0, gradRun: (gradPixels + g.hw - 1) / g.hw, in: g.chw, out: g.o}
 	var err error
 	if g.stride == 2 {
 		if d.fwd, err = conv3.NewPlan2(g.c, g.f, g.h, g.w); err == nil {
@@ -124,7 +124,7 @@ func (d *directConv) InputGrad(g *convGeom, dx, dy, w []float32) {
 	parallel.For(g.n, 1, d)
 }
 
-// WeightGrad needs grad (output planes of a multiple of 16 pixels).
+// WeightGrad needs grad (stride 1, or output planes of a multiple of 16 pixels).
 func (d *directConv) WeightGrad(g *convGeom, dw, dy, x []float32) {
 	d.startDW(g)
 	d.pass, d.dy, d.x = directDW, dy, x

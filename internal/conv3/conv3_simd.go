@@ -4,6 +4,7 @@ package conv3
 
 import (
 	"simd/archsimd"
+	"sync"
 	"unsafe"
 )
 
@@ -125,24 +126,47 @@ func stripBias(bias []float32, s, rows int) (b [TileRows]float32) {
 	return b
 }
 
-// gradAVX512 adds a run of images' weight gradient to dw [F,C,3,3] (gradTaps); planes whose
-// pixels are not a multiple of 16, or fewer than 4 filters, go to gradGo.
+// gradAVX512 adds a run of images' weight gradient to dw [F,C,3,3] (gradTaps); fewer than 4
+// filters go to gradGo. Planes whose pixels are not a multiple of 16 (airbench's 31x31,
+// 15x15 and 7x7) have dy copied into rows of the next multiple, zeros after each plane: the
+// extra lanes read the padded image's margin after the plane (Pad clears a tile's worth
+// and more there) or the plane's last rows, finite either way, times a zero.
 func gradAVX512(p *Plan, dw, dy, xp []float32, images int) {
-	if hw := p.H * p.W; hw%16 != 0 || p.F < TileRows {
+	hw := p.H * p.W
+	if p.F < TileRows {
 		gradGo(p, dw, dy, xp, images)
 		return
 	}
-	gradTaps(p, p, p.C, p.F, p.PaddedLen(), images, dw, dy, xp)
+	if hw%16 == 0 {
+		gradTaps(p, p, p.C, p.F, p.PaddedLen(), images, dw, dy, xp, hw)
+		return
+	}
+	row := (hw + 15) / 16 * 16
+	buf := paddedDY.Get().(*[]float32)
+	rows := images * p.F
+	if cap(*buf) < rows*row {
+		*buf = make([]float32, rows*row)
+	}
+	padded := (*buf)[:rows*row]
+	for r := range rows {
+		copy(padded[r*row:], dy[r*hw:(r+1)*hw])
+		clear(padded[r*row+hw : (r+1)*row])
+	}
+	gradTaps(p, p, p.C, p.F, p.PaddedLen(), images, dw, padded, xp, row)
+	paddedDY.Put(buf)
 }
 
+// paddedDY holds gradAVX512's copies of dy in rows of a multiple of 16 pixels.
+var paddedDY = sync.Pool{New: func() any { return new([]float32) }}
+
 // gradTaps adds the weight gradient of images images to dw [F,C,3,3] from dy
-// [images][F, hw] (hw a multiple of 16, F >= 4) and the padded images xp [images][xLen],
-// read through t, out's masks applying: 8 filters (gradTile8; 4 if F < 8: gradTile) and one
-// row of 3 taps at a time, over every image before the lanes are summed.
-func gradTaps(t tapper, out *Plan, c, f, xLen, images int, dw, dy, xp []float32) {
-	hw := out.H * out.W
+// [images][F, row] (rows of row floats, a multiple of 16, of which out's planes fill the
+// first H*W; F >= 4) and the padded images xp [images][xLen], read through t, out's masks
+// applying: 8 filters (gradTile8; 4 if F < 8: gradTile) and one row of 3 taps at a time,
+// over every image before the lanes are summed.
+func gradTaps(t tapper, out *Plan, c, f, xLen, images int, dw, dy, xp []float32, row int) {
 	_ = xp[images*xLen-1]
-	_ = dy[images*f*hw-1]
+	_ = dy[images*f*row-1]
 	var sums [3 * 8]float32
 	rows := TileRows
 	if f >= 8 {
@@ -166,9 +190,9 @@ func gradTaps(t tapper, out *Plan, c, f, xLen, images int, dw, dy, xp []float32)
 				}
 				xl, xm, xr := unsafe.Pointer(&xp[offL]), unsafe.Pointer(&xp[offM]), unsafe.Pointer(&xp[offR])
 				if rows == 8 {
-					gradTile8(&sums, &dy[f0*hw], uintptr(hw)*4, uintptr(f*hw)*4, xl, xm, xr, uintptr(xLen)*4, images, lm, rm)
+					gradTile8(&sums, &dy[f0*row], uintptr(row)*4, uintptr(f*row)*4, xl, xm, xr, uintptr(xLen)*4, images, lm, rm)
 				} else {
-					gradTile((*[3 * TileRows]float32)(sums[:]), &dy[f0*hw], uintptr(hw)*4, uintptr(f*hw)*4, xl, xm, xr, uintptr(xLen)*4, images, lm, rm)
+					gradTile((*[3 * TileRows]float32)(sums[:]), &dy[f0*row], uintptr(row)*4, uintptr(f*row)*4, xl, xm, xr, uintptr(xLen)*4, images, lm, rm)
 				}
 				for r := done - f0; r < rows; r++ {
 					o := dw[((f0+r)*c+ci)*9+i*3:][:3]

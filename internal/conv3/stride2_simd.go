@@ -19,9 +19,10 @@ func convolve2AVX512(p *Plan2, y, xp, wp []float32, e Epilogue) {
 // grad2AVX512 is gradAVX512 for stride 2: the taps of row i of channel c are P[a(i)][1]
 // shifted left (masked), P[a(i)][0] and P[a(i)][1].
 func grad2AVX512(p *Plan2, dw, dy, xp []float32, images int) {
-	if hw := p.out.H * p.out.W; hw%16 != 0 || p.F < TileRows {
+	hw := p.out.H * p.out.W
+	if hw%16 != 0 || p.F < TileRows {
 		grad2Go(p, dw, dy, xp, images)
 		return
 	}
-	gradTaps(p, p.out, p.C, p.F, p.PaddedLen(), images, dw, dy, xp)
+	gradTaps(p, p.out, p.C, p.F, p.PaddedLen(), images, dw, dy, xp, hw)
 }
