@@ -26,6 +26,12 @@ Frobenius norm sqrt(out) before its update, no weight decay) on the 3x3 convolut
 SGD as above on the rest; --whiten-bias-epochs N trains the whitening bias at lr*(1 - step/S)
 over the first N epochs' S steps and at 0 after; flip-translate is airbench94's TTA level 2.
 The model and batches are in channels_last (--memory-format), PyTorch's faster layout here.
+
+The airbench94 preset (airbench94_muon's recipe, see train/presets.go), the same way:
+
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 cmd/bench/torch_airbench_train.py --widths 64,256,256 \
+        --epochs 10 --batch 2000 --lr 1.656 --wd 0.002415 --optimizer muon --muon-lr 0.24 \
+        --schedule linear --whiten-bias-epochs 3 --whiten-bias-lr 106 --tta flip-translate --eval-every end
 """
 import argparse
 import json
@@ -72,6 +78,8 @@ def main():
     ap.add_argument("--muon-steps", type=int, default=3)
     ap.add_argument("--schedule", choices=["triangular", "linear"], default="triangular")
     ap.add_argument("--whiten-bias-epochs", type=int, default=0)
+    ap.add_argument("--whiten-bias-lr", type=float, default=0, help="the whitening bias's starting rate (0: --lr)")
+    ap.add_argument("--wd", type=float, default=1.33e-3, help="weight decay of the linear (and, without Muon, conv) weights")
     ap.add_argument("--tta", choices=["flip", "flip-translate"], default="flip")
     ap.add_argument("--eval-every", default="1", help="N, or end")
     ap.add_argument("--memory-format", choices=["channels_last", "nchw"], default="channels_last")
@@ -106,9 +114,9 @@ def main():
             decay.append(p)
         elif not (args.whiten_bias_epochs and p is net[0].bias):
             plain.append(p)
-    groups = [dict(params=decay, weight_decay=1.33e-3), dict(params=plain), dict(params=shifts, lr=args.lr * 64)]
+    groups = [dict(params=decay, weight_decay=args.wd), dict(params=plain), dict(params=shifts, lr=args.lr * 64)]
     if args.whiten_bias_epochs:
-        groups.append(dict(params=[net[0].bias], whiten=True))
+        groups.append(dict(params=[net[0].bias], lr=args.whiten_bias_lr or args.lr, whiten=True))
     opt = torch.optim.SGD(groups, lr=args.lr, momentum=0.85, nesterov=True)
     base = [g["lr"] for g in opt.param_groups]
     bufs = [torch.zeros_like(p) for p in filters]

@@ -1,7 +1,7 @@
 // Command train trains a CIFAR-10 classifier: the whole job, with progress, evaluation
 // after every epoch, metrics, curves and checkpoints it can resume from.
 //
-//	train [-preset quick|standard|airbench] [-model airbench-32-64-128] [-epochs 2] [-val 5000] [-data DIR | -download] ...
+//	train [-preset quick|standard|airbench|airbench94] [-model airbench-32-64-128] [-epochs 2] [-val 5000] [-data DIR | -download] ...
 //	train -h    lists every flag
 //
 // SIGINT or SIGTERM saves a checkpoint at the next step boundary and exits with status 130;
