@@ -29,12 +29,15 @@ var airbenchRecipe = Config{Batch: 256, EvalBatch: 500, LR: 0.375, Optimizer: SG
 // decay biases and BatchNorm. The whitening bias at 106, falling to 0 over the first 3
 // epochs, then frozen; label smoothing 0.2; translation by up to 2 pixels (reflect) and
 // alternating flips; test-time augmentation level 2 (flip-translate), evaluated after the
-// last epoch only. Evaluation in batches of 500 keeps its graph a quarter of the training
-// one's size.
-var airbench94Recipe = Config{Model: "airbench", Epochs: 10, Batch: 2000, EvalBatch: 500, LR: 1.656, Optimizer: Muon,
-	MuonLR: 0.24, MuonMomentum: 0.6, MuonSteps: 3, Schedule: Linear, WD: 0.004 / 1.656, Momentum: 0.85, Nesterov: true,
-	LabelSmoothing: 0.2, Augment: Augmentation{Crop: 2, Reflect: true, AltFlip: true}, TTA: TranslateTTA,
-	EvalEvery: EvalAtEnd, WhitenBiasEpochs: 3, WhitenBiasLR: 106, Keep: 2}
+// last epoch only; the rest is airbenchRecipe's (evaluation in batches of 500 keeps its
+// graph a quarter of the training one's size).
+var airbench94Recipe = func() Config {
+	c := airbenchRecipe // its Nesterov momentum 0.85, smoothing, augmentation, eval batch and Keep
+	c.Model, c.Epochs, c.Batch, c.LR, c.WD, c.Schedule = "airbench", 10, 2000, 1.656, 0.004/1.656, Linear
+	c.Optimizer, c.MuonLR, c.MuonMomentum, c.MuonSteps = Muon, 0.24, 0.6, 3
+	c.TTA, c.EvalEvery, c.WhitenBiasEpochs, c.WhitenBiasLR = TranslateTTA, EvalAtEnd, 3, 106
+	return c
+}()
 
 // with returns c with the model, epochs and Lookahead given.
 func (c Config) with(model string, epochs int, lookahead bool) Config {
