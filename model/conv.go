@@ -15,7 +15,8 @@ import (
 // A convAlgorithm computes a convolution of geometry g over plain NCHW slices, the whole
 // batch in each call, split across cores as it sees fit (x [N,C,H,W], w [F,C,KH,KW],
 // y and dy [N,F,HO,WO]). Each algorithm is a file: gemmConv (im2col and GEMM, any
-// geometry), directConv (package conv3's 3x3 kernels). planConv chooses among them.
+// geometry), directConv (package conv3's 3x3 kernels), winogradConv (package winograd's
+// F(4x4, 3x3) for y and dx of wide stride-1 3x3 convolutions). planConv chooses among them.
 type convAlgorithm[T vmath.Float] interface {
 	// Forward writes y = e(conv(x, w)): plus the bias, plus the residual, then the ReLU,
 	// each if e has it.
@@ -50,7 +51,8 @@ func (e epilogue[T]) finish(y []T, lo, hi int) {
 
 // convPlan is the algorithms a geometry's convolution runs: each of the forward, dx and dw
 // by the fastest that applies. The one place that chooses (measured: conv3's kernels run
-// at 2-3x the GEMM path where they apply; see internal/conv3 and the README).
+// at 2-3x the GEMM path where they apply, Winograd's at 1.4-2.2x conv3's on airbench's
+// 64-256-channel 15x15 and 7x7 layers; see internal/conv3, internal/winograd and the README).
 type convPlan[T vmath.Float] struct {
 	shape                         convGeom // per image (perImage)
 	forward, inputGrad, weightGrd convAlgorithm[T]
@@ -74,6 +76,12 @@ func planConv[T vmath.Float](prev *convPlan[T], g *convGeom) (*convPlan[T], erro
 	if d.grad {
 		p.weightGrd = direct
 	}
+	wc, err := winogradFor(g, d)
+	if err != nil || wc == nil {
+		return p, err
+	}
+	wino := any(wc).(convAlgorithm[T])
+	p.forward, p.inputGrad = wino, wino
 	return p, nil
 }
 
