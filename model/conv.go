@@ -16,7 +16,7 @@ import (
 // batch in each call, split across cores as it sees fit (x [N,C,H,W], w [F,C,KH,KW],
 // y and dy [N,F,HO,WO]). Each algorithm is a file: gemmConv (im2col and GEMM, any
 // geometry), directConv (package conv3's 3x3 kernels), winogradConv (package winograd's
-// F(4x4, 3x3) for y and dx of wide stride-1 3x3 convolutions). planConv chooses among them.
+// F(4x4, 3x3) for wide stride-1 3x3 convolutions). planConv chooses among them.
 type convAlgorithm[T vmath.Float] interface {
 	// Forward writes y = e(conv(x, w)): plus the bias, plus the residual, then the ReLU,
 	// each if e has it.
@@ -81,7 +81,7 @@ func planConv[T vmath.Float](prev *convPlan[T], g *convGeom) (*convPlan[T], erro
 		return p, err
 	}
 	wino := any(wc).(convAlgorithm[T])
-	p.forward, p.inputGrad = wino, wino
+	p.forward, p.inputGrad, p.weightGrd = wino, wino, wino
 	return p, nil
 }
 

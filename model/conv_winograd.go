@@ -24,25 +24,47 @@ var winogradOff = os.Getenv("XENT_WINOGRAD") == "off"
 //	y = conv(x, w) + b:   U = G w G^T [36,F,C], then per chunk V = B^T x B [36,C,T],
 //	                      M[ξ] = U[ξ] V[ξ] (36 GEMMs), y = A^T M A + b
 //	dx = conv(dy, flipped(w))  the same with C and F swapped
+//	dw = G^T [sum over chunks of (A dy A^T) V^T] G   in dwGroups fixed groups of images
 //
-// dw stays with the direct kernel (dw's field).
+// dw falls back on the direct kernel (dw's field) where C is not a multiple of 16.
 type winogradConv struct {
 	fwd, bwd *winograd.Plan // x [C,H,W] -> y [F,H,W]; dy [F,H,W] -> dx [C,H,W]
 	uF, uB   []float32      // the transformed weights for y and for dx
 	flippedW []float32      // w flipped, [C,F,3,3]
+	parts    []float32      // [dwGroups, F, 9, C]: each group's share of dw
+	sum      []float32      // the shares' sum, [F, 9, C]
 	dw       *directConv
-	bufs     sync.Pool // *winogradBufs, one per running chunk
 
 	// the call under way, for Run
+	pass       winogradPass
 	plan       *winograd.Plan
 	u          []float32
-	src, dst   []float32 // x and y, or dy and dx
+	src, dst   []float32 // x and y, dy and dx, or x and dy
 	n, in, out int       // images, floats per image of src and dst
 	e          epilogue[float32]
 }
 
-// winogradBufs is a chunk's V, M and the transforms' scratch.
-type winogradBufs struct{ v, m, scratch []float32 }
+type winogradPass int
+
+const (
+	winogradApply winogradPass = iota // rows: chunks of images (y, or dx)
+	winogradDW                        // the dwGroups groups of images
+)
+
+// winogradBufs is a running chunk's V, M and the transforms' scratch, and for dw Vt, D and
+// DW. Every Winograd convolution shares them (they run one at a time, a chunk or group per
+// core), each buffer grown to the largest plan it served: one set per core, not per layer.
+type winogradBufs struct{ v, m, scratch, vt, d, dwt []float32 }
+
+var winogradScratch sync.Pool // *winogradBufs
+
+// sized returns b with length n, reallocated if its capacity is less.
+func sized(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
 
 // winogradFor returns the Winograd convolution for geometry g, or nil where it does not
 // apply: not float32 3x3 with padding 1 and stride 1, fewer than winogradMinChannels
@@ -78,25 +100,55 @@ func (c *winogradConv) InputGrad(g *convGeom, dx, dy, w []float32) {
 	c.start(c.bwd, c.uB, dy, dx, g.n, epilogue[float32]{})
 }
 
-func (c *winogradConv) WeightGrad(g *convGeom, dw, dy, x []float32) { c.dw.WeightGrad(g, dw, dy, x) }
+// WeightGrad writes dw [F,C,3,3]: each of the dwGroups groups of images sums its chunks'
+// products in order into its DW and transforms that into its share [F,9,C]; the shares are
+// summed in order (so dw does not depend on the number of cores) and transposed into dw.
+func (c *winogradConv) WeightGrad(g *convGeom, dw, dy, x []float32) {
+	if !c.fwd.WeightGradOK() {
+		c.dw.WeightGrad(g, dw, dy, x)
+		return
+	}
+	size := g.f * 9 * g.c
+	if len(c.parts) != dwGroups*size {
+		c.parts, c.sum = make([]float32, dwGroups*size), make([]float32, size)
+	}
+	c.pass, c.plan, c.src, c.dst, c.n = winogradDW, c.fwd, x, dy, g.n
+	c.in, c.out = g.chw, g.o
+	parallel.For(dwGroups, 1, c)
+	c.src, c.dst = nil, nil
+	sumGroups(c.sum, c.parts)
+	for f := range g.f {
+		for k := range 9 {
+			row := c.sum[(f*9+k)*g.c:][:g.c]
+			for ch, v := range row {
+				dw[(f*g.c+ch)*9+k] = v
+			}
+		}
+	}
+}
 
 func (c *winogradConv) start(p *winograd.Plan, u, src, dst []float32, n int, e epilogue[float32]) {
-	c.plan, c.u, c.src, c.dst, c.n, c.e = p, u, src, dst, n, e
+	c.pass, c.plan, c.u, c.src, c.dst, c.n, c.e = winogradApply, p, u, src, dst, n, e
 	c.in, c.out = p.C*p.H*p.W, p.F*p.H*p.W
 	parallel.For((n+winograd.Lanes-1)/winograd.Lanes, 1, c)
 	c.src, c.dst, c.e = nil, nil, epilogue[float32]{}
 }
 
-// Run does chunks [lo, hi) of the call under way; parallel.For calls it.
+// Run does rows [lo, hi) of the call under way (chunks, or dw groups); parallel.For calls it.
 func (c *winogradConv) Run(lo, hi int) {
 	p := c.plan
-	b, _ := c.bufs.Get().(*winogradBufs)
+	b, _ := winogradScratch.Get().(*winogradBufs)
 	if b == nil {
-		b = &winogradBufs{v: make([]float32, max(c.fwd.InputLen(), c.bwd.InputLen())),
-			m:       make([]float32, max(c.fwd.OutputLen(), c.bwd.OutputLen())),
-			scratch: make([]float32, max(c.fwd.ScratchLen(), c.bwd.ScratchLen()))}
+		b = new(winogradBufs)
 	}
-	defer c.bufs.Put(b)
+	defer winogradScratch.Put(b)
+	b.v, b.m, b.scratch = sized(b.v, p.InputLen()), sized(b.m, p.OutputLen()), sized(b.scratch, p.ScratchLen())
+	if c.pass == winogradDW {
+		for grp := lo; grp < hi; grp++ {
+			c.weightGradGroup(grp, b)
+		}
+		return
+	}
 	for k := lo; k < hi; k++ {
 		n0 := k * winograd.Lanes
 		n1 := min(c.n, n0+winograd.Lanes)
@@ -107,4 +159,22 @@ func (c *winogradConv) Run(lo, hi int) {
 			c.e.finish(c.dst, n0*c.out, n1*c.out)
 		}
 	}
+}
+
+// weightGradGroup writes group grp's share of dw, [F,9,C], from its images' x (src) and dy
+// (dst), 16 images at a time.
+func (c *winogradConv) weightGradGroup(grp int, b *winogradBufs) {
+	p := c.plan
+	b.vt, b.d, b.dwt = sized(b.vt, p.TransposedLen()), sized(b.d, p.GradOutputLen()), sized(b.dwt, p.WeightGradLen())
+	clear(b.dwt)
+	n0, n1 := dwGroup(grp, c.n)
+	for k0 := n0; k0 < n1; k0 += winograd.Lanes {
+		k1 := min(n1, k0+winograd.Lanes)
+		p.TransformInput(b.v, c.src[k0*c.in:k1*c.in], b.scratch, k1-k0)
+		p.TransposeInput(b.vt, b.v)
+		p.TransformGradOutput(b.d, c.dst[k0*c.out:k1*c.out], b.scratch, k1-k0)
+		p.AccumulateWeightGrad(b.dwt, b.d, b.vt)
+	}
+	size := p.F * 9 * p.C
+	p.TransformWeightGrad(c.parts[grp*size:(grp+1)*size], b.dwt)
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkPhases times each step of a chunk of 16 images on one core, at airbench's
-// Winograd-sized convolutions.
+// Winograd-sized convolutions (dw-weights once per group of chunks).
 func BenchmarkPhases(b *testing.B) {
 	for _, tc := range []struct{ c, f, h int }{{256, 256, 7}, {64, 256, 15}, {256, 64, 15}, {64, 64, 15}} {
 		p, _ := NewPlan(tc.c, tc.f, tc.h, tc.h)
@@ -34,6 +34,29 @@ func BenchmarkPhases(b *testing.B) {
 		b.Run(name+"/output", func(b *testing.B) {
 			for b.Loop() {
 				p.TransformOutput(y, m, nil, scratch, Lanes)
+			}
+		})
+		vt, d, dwt := make([]float32, p.TransposedLen()), make([]float32, p.GradOutputLen()), make([]float32, p.WeightGradLen())
+		b.Run(name+"/dw-transpose", func(b *testing.B) {
+			for b.Loop() {
+				p.TransposeInput(vt, v)
+			}
+		})
+		b.Run(name+"/dw-gradoutput", func(b *testing.B) {
+			for b.Loop() {
+				p.TransformGradOutput(d, y, scratch, Lanes)
+			}
+		})
+		b.Run(name+"/dw-multiply", func(b *testing.B) {
+			for b.Loop() {
+				p.AccumulateWeightGrad(dwt, d, vt)
+			}
+			b.ReportMetric(float64(b.N)*36*float64(p.fp*p.cPad()*p.Columns())*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		dw := make([]float32, tc.f*9*tc.c)
+		b.Run(name+"/dw-weights", func(b *testing.B) {
+			for b.Loop() {
+				p.TransformWeightGrad(dw, dwt)
 			}
 		})
 	}

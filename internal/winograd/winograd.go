@@ -70,7 +70,7 @@ func (p *Plan) Columns() int {
 func (p *Plan) WeightsLen() int { return 36 * p.fp * p.C }
 func (p *Plan) InputLen() int   { return 36 * p.C * p.Columns() }
 func (p *Plan) OutputLen() int  { return 36 * p.fp * p.Columns() }
-func (p *Plan) ScratchLen() int { return Lanes * (max(p.C*p.ph*p.pw, p.F*p.H*p.W) + 36) }
+func (p *Plan) ScratchLen() int { return Lanes * (max(p.C, p.F)*p.ph*p.pw + 36) }
 
 // blockScratch is the end of scratch, where the transforms keep a block's intermediate
 // values (not on the stack: the kernels are function values, so it would escape).
@@ -149,7 +149,7 @@ func (p *Plan) TransformInput(v, x, scratch []float32, images int) {
 			clear(row[:Lanes])
 			clear(row[(p.W+1)*Lanes:])
 			for x0 := 0; x0 < p.W; x0 += Lanes {
-				gatherRows(row[(x0+1)*Lanes:], x[c*hw+y*p.W+x0:], p.C*hw, images, min(Lanes, p.W-x0))
+				gatherRows(row[(x0+1)*Lanes:], Lanes, x[c*hw+y*p.W+x0:], p.C*hw, images, min(Lanes, p.W-x0))
 			}
 		}
 	}
@@ -231,16 +231,16 @@ func (p *Plan) TransformOutput(y, m, bias, scratch []float32, images int) {
 	}
 }
 
-// gatherRowsGo is gatherRows one float at a time: dst[k*16+n] = src[n*stride+k] for lanes
-// n < images (0 for the others) and k < count (<= 16): rows of 16 images side by side.
-func gatherRowsGo(dst, src []float32, stride, images, count int) {
+// gatherRowsGo is gatherRows one float at a time: dst[k*dstStride+n] = src[n*stride+k] for
+// lanes n < images (0 for the others) and k < count (<= 16): rows of 16 images side by side.
+func gatherRowsGo(dst []float32, dstStride int, src []float32, stride, images, count int) {
 	for k := range count {
 		for n := range Lanes {
 			e := float32(0)
 			if n < images {
 				e = src[n*stride+k]
 			}
-			dst[k*Lanes+n] = e
+			dst[k*dstStride+n] = e
 		}
 	}
 }
