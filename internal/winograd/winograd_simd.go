@@ -48,25 +48,35 @@ func inputBlockAVX512(v []float32, stride int, pad []float32, rowStride int, t *
 	d := func(r, s int) vec { return archsimd.LoadFloat32x16Slice(pad[r*rowStride+s*Lanes:][:Lanes]) }
 	for s := range 6 { // t = B^T d
 		o0, o1, o2, o3, o4, o5 := inputRows16(d(0, s), d(1, s), d(2, s), d(3, s), d(4, s), d(5, s))
-		o0.Store(row16(t, s))
-		o1.Store(row16(t, 6+s))
-		o2.Store(row16(t, 12+s))
-		o3.Store(row16(t, 18+s))
-		o4.Store(row16(t, 24+s))
-		o5.Store(row16(t, 30+s))
+		store6(t, s, 6, o0, o1, o2, o3, o4, o5)
 	}
 	_ = v[35*stride+Lanes-1]
-	st := func(r, s int, o vec) { o.StoreSlice(v[(r*6+s)*stride:][:Lanes]) }
 	for r := range 6 { // t B
 		ld := func(s int) vec { return archsimd.LoadFloat32x16(row16(t, r*6+s)) }
 		o0, o1, o2, o3, o4, o5 := inputRows16(ld(0), ld(1), ld(2), ld(3), ld(4), ld(5))
-		st(r, 0, o0)
-		st(r, 1, o1)
-		st(r, 2, o2)
-		st(r, 3, o3)
-		st(r, 4, o4)
-		st(r, 5, o5)
+		storeRow6(v[r*6*stride:], stride, o0, o1, o2, o3, o4, o5)
 	}
+}
+
+// store6 stores o0..o5 to rows first, first+step, ..., first+5*step of t.
+func store6(t *[36 * Lanes]float32, first, step int, o0, o1, o2, o3, o4, o5 vec) {
+	o0.Store(row16(t, first))
+	o1.Store(row16(t, first+step))
+	o2.Store(row16(t, first+2*step))
+	o3.Store(row16(t, first+3*step))
+	o4.Store(row16(t, first+4*step))
+	o5.Store(row16(t, first+5*step))
+}
+
+// storeRow6 stores o0..o5 to dst[k*stride:][:16] for k = 0..5.
+func storeRow6(dst []float32, stride int, o0, o1, o2, o3, o4, o5 vec) {
+	_ = dst[5*stride+Lanes-1]
+	o0.StoreSlice(dst[:Lanes])
+	o1.StoreSlice(dst[stride:][:Lanes])
+	o2.StoreSlice(dst[2*stride:][:Lanes])
+	o3.StoreSlice(dst[3*stride:][:Lanes])
+	o4.StoreSlice(dst[4*stride:][:Lanes])
+	o5.StoreSlice(dst[5*stride:][:Lanes])
 }
 
 // outputRows16 is outputRows on 16 lanes.
@@ -212,24 +222,13 @@ func gradBlockAVX512(d []float32, stride int, z []float32, rowStride int, t *[36
 	ld := func(i, j int) vec { return archsimd.LoadFloat32x16Slice(z[i*rowStride+j*Lanes:][:Lanes]) }
 	for j := range 4 { // t = A z, 6x4
 		o0, o1, o2, o3, o4, o5 := gradRows16(ld(0, j), ld(1, j), ld(2, j), ld(3, j))
-		o0.Store(row16(t, j))
-		o1.Store(row16(t, 4+j))
-		o2.Store(row16(t, 8+j))
-		o3.Store(row16(t, 12+j))
-		o4.Store(row16(t, 16+j))
-		o5.Store(row16(t, 20+j))
+		store6(t, j, 4, o0, o1, o2, o3, o4, o5)
 	}
 	_ = d[35*stride+Lanes-1]
-	st := func(r, s int, o vec) { o.StoreSlice(d[(r*6+s)*stride:][:Lanes]) }
 	for r := range 6 { // t A^T
 		lt := func(j int) vec { return archsimd.LoadFloat32x16(row16(t, r*4+j)) }
 		o0, o1, o2, o3, o4, o5 := gradRows16(lt(0), lt(1), lt(2), lt(3))
-		st(r, 0, o0)
-		st(r, 1, o1)
-		st(r, 2, o2)
-		st(r, 3, o3)
-		st(r, 4, o4)
-		st(r, 5, o5)
+		storeRow6(d[r*6*stride:], stride, o0, o1, o2, o3, o4, o5)
 	}
 }
 

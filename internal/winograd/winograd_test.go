@@ -51,8 +51,8 @@ func convolve(p *Plan, y, x, w, bias []float32, images int) {
 	}
 }
 
-// maxRelErr bounds |y - exact| / (sum |w*x| + 1e-3): float32 with the transforms' rounding
-// (F(4x4, 3x3) grows it by ~10x over the direct sum's).
+// maxRelErr bounds |y - exact| / (sum |w*x| + 1e-3), and the same for dw: float32 with
+// the transforms' rounding (measured at most 6.8e-6 for y, 1.4e-6 for dw).
 const maxRelErr = 2e-5
 
 func TestConvolveMatchesDefinition(t *testing.T) {
