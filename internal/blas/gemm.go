@@ -120,7 +120,7 @@ const minSplitFlops = 1 << 21
 // op transposes when transA or transB is true. lda, ldb and ldc are the row strides of A,
 // B and C as stored.
 func Gemm[T vmath.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	if parts := min(runtime.GOMAXPROCS(0), max(m, n)); parts > 1 && m*n*k >= minSplitFlops {
+	if parts := min(runtime.GOMAXPROCS(0), max(m, n)); parts > 1 && m*n*k >= minSplitFlops && !toGonum[T]() {
 		pool := &tasks32
 		if _, f64 := any(alpha).(float64); f64 {
 			pool = &tasks64
@@ -137,6 +137,16 @@ func Gemm[T vmath.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda i
 		return
 	}
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// toGonum says whether Gemm's products of T go to gonum, which splits them across cores
+// itself: by blocks of fixed size, each summed over k in the same order whatever the
+// number of cores. Split by Gemm first, a product's blocks would be gonum's smaller serial
+// path or its blocked one by the block's size, and the last bits of C would depend on the
+// number of cores.
+func toGonum[T vmath.Float]() bool {
+	_, f32 := any(T(0)).(float32)
+	return name == gonumName && !(f32 && simdSgemm != nil)
 }
 
 func gemm[T vmath.Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
