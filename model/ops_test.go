@@ -428,14 +428,7 @@ func TestConv2dFloat32(t *testing.T) {
 			tol = 2e-4
 		}
 		shapes := [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.f, tc.c, tc.k, tc.k}, {tc.f}}
-		var data [][]float64
-		for _, s := range shapes {
-			d := make([]float64, tensor.Shape(s).TotalSize())
-			for i := range d {
-				d[i] = rng.NormFloat64()
-			}
-			data = append(data, d)
-		}
+		data := normalsFor(rng, shapes)
 		ho, wo := (tc.h+2*tc.p-tc.k)/tc.s+1, (tc.w+2*tc.p-tc.k)/tc.s+1
 		r := make([]float64, tc.n*tc.f*ho*wo)
 		for i := range r {
@@ -568,18 +561,8 @@ func TestFusedBackwardMatches(t *testing.T) {
 func TestConvIgnoresCoreCount(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	shapes := [][]int{{21, 64, 7, 7}, {64, 64, 3, 3}, {64}}
-	var data [][]float64
-	for _, s := range shapes {
-		d := make([]float64, tensor.Shape(s).TotalSize())
-		for i := range d {
-			d[i] = rng.NormFloat64()
-		}
-		data = append(data, d)
-	}
-	r := make([]float64, 21*64*7*7)
-	for i := range r {
-		r[i] = rng.NormFloat64()
-	}
+	data := normalsFor(rng, shapes)
+	r := normalsFor(rng, [][]int{{21, 64, 7, 7}})[0] // the output gradient
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	one := convRun(t, tensor.Float32, shapes, data, r, 1, 1, true, nil)
 	runtime.GOMAXPROCS(4)
@@ -591,4 +574,17 @@ func TestConvIgnoresCoreCount(t *testing.T) {
 			}
 		}
 	}
+}
+
+// normalsFor returns standard normal values for tensors of the given shapes.
+func normalsFor(rng *rand.Rand, shapes [][]int) [][]float64 {
+	var data [][]float64
+	for _, s := range shapes {
+		d := make([]float64, tensor.Shape(s).TotalSize())
+		for i := range d {
+			d[i] = rng.NormFloat64()
+		}
+		data = append(data, d)
+	}
+	return data
 }
