@@ -51,8 +51,8 @@ func (e epilogue[T]) finish(y []T, lo, hi int) {
 
 // convPlan is the algorithms a geometry's convolution runs: each of the forward, dx and dw
 // by the fastest that applies. The one place that chooses (measured: conv3's kernels run
-// at 2-3x the GEMM path where they apply, Winograd's at 1.4-2.2x conv3's on airbench's
-// 64-256-channel 15x15 and 7x7 layers; see internal/conv3, internal/winograd and the README).
+// at 2-3x the GEMM path where they apply; Winograd's y at 1.4-2.6x conv3's on airbench's
+// 64-256-channel 15x15 and 7x7 layers, BenchmarkPhases in internal/winograd; see the README).
 type convPlan[T vmath.Float] struct {
 	shape                         convGeom // per image (perImage)
 	forward, inputGrad, weightGrd convAlgorithm[T]

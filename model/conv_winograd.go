@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"os"
 	"sync"
 
@@ -15,8 +16,9 @@ import (
 // 454-512, Zen 5, 2026-12-07).
 const winogradMinChannels = 64
 
-// winogradOff is XENT_WINOGRAD=off: every convolution on the direct kernels, to compare.
-var winogradOff = os.Getenv("XENT_WINOGRAD") == "off"
+// winogradEnv is XENT_WINOGRAD: "off" puts every convolution on the direct kernels, to
+// compare; unset is Winograd where it applies; any other value is an error.
+var winogradEnv = os.Getenv("XENT_WINOGRAD")
 
 // winogradConv runs the forward and dx of a float32 3x3 convolution with padding 1 and
 // stride 1 by Winograd's F(4x4, 3x3) (package winograd), chunks of 16 images across cores:
@@ -32,7 +34,6 @@ type winogradConv struct {
 	uF, uB   []float32      // the transformed weights for y and for dx
 	flippedW []float32      // w flipped, [C,F,3,3]
 	parts    []float32      // [dwGroups, F, 9, C]: each group's share of dw
-	sum      []float32      // the shares' sum, [F, 9, C]
 	dw       *directConv
 
 	// the call under way, for Run
@@ -71,7 +72,14 @@ func sized(b []float32, n int) []float32 {
 // channels or filters, no direct kernel for dw (no AVX-512, whose absence leaves the
 // transforms in scalar Go), or XENT_WINOGRAD=off.
 func winogradFor(g *convGeom, dw *directConv) (*winogradConv, error) {
-	if winogradOff || dw == nil || !dw.grad || g.stride != 1 || g.kh != 3 || g.kw != 3 || g.pad != 1 || !conv3.Fast ||
+	switch winogradEnv {
+	case "":
+	case "off":
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("XENT_WINOGRAD=%q: want off, or unset", winogradEnv)
+	}
+	if dw == nil || !dw.grad || g.stride != 1 || g.kh != 3 || g.kw != 3 || g.pad != 1 || !conv3.Fast ||
 		min(g.c, g.f) < winogradMinChannels {
 		return nil, nil
 	}
@@ -101,8 +109,9 @@ func (c *winogradConv) InputGrad(g *convGeom, dx, dy, w []float32) {
 }
 
 // WeightGrad writes dw [F,C,3,3]: each of the dwGroups groups of images sums its chunks'
-// products in order into its DW and transforms that into its share [F,9,C]; the shares are
-// summed in order (so dw does not depend on the number of cores) and transposed into dw.
+// products in order into its DW and transforms that into its share [F,9,C]; dw is the
+// shares' sum in group order, as sumGroups adds them (so dw does not depend on the number
+// of cores), transposed from [F,9,C] as it is summed.
 func (c *winogradConv) WeightGrad(g *convGeom, dw, dy, x []float32) {
 	if !c.fwd.WeightGradOK() {
 		c.dw.WeightGrad(g, dw, dy, x)
@@ -110,17 +119,20 @@ func (c *winogradConv) WeightGrad(g *convGeom, dw, dy, x []float32) {
 	}
 	size := g.f * 9 * g.c
 	if len(c.parts) != dwGroups*size {
-		c.parts, c.sum = make([]float32, dwGroups*size), make([]float32, size)
+		c.parts = make([]float32, dwGroups*size)
 	}
 	c.pass, c.plan, c.src, c.dst, c.n = winogradDW, c.fwd, x, dy, g.n
 	c.in, c.out = g.chw, g.o
 	parallel.For(dwGroups, 1, c)
 	c.src, c.dst = nil, nil
-	sumGroups(c.sum, c.parts)
 	for f := range g.f {
 		for k := range 9 {
-			row := c.sum[(f*9+k)*g.c:][:g.c]
-			for ch, v := range row {
+			row := (f*9 + k) * g.c
+			for ch := range g.c {
+				v := c.parts[row+ch]
+				for grp := 1; grp < dwGroups; grp++ {
+					v += c.parts[grp*size+row+ch]
+				}
 				dw[(f*g.c+ch)*9+k] = v
 			}
 		}

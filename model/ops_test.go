@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -587,4 +588,26 @@ func normalsFor(rng *rand.Rand, shapes [][]int) [][]float64 {
 		data = append(data, d)
 	}
 	return data
+}
+
+// TestWinogradEnvRejectsUnknown checks that XENT_WINOGRAD takes only "off" (or nothing):
+// another value is an error that names the variable, not a silent default.
+func TestWinogradEnvRejectsUnknown(t *testing.T) {
+	defer func(v string) { winogradEnv = v }(winogradEnv)
+	g, err := newConvGeom(tensor.Shape{2, 64, 7, 7}, tensor.Shape{64, 64, 3, 3}, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	winogradEnv = "0"
+	if _, err := planConv[float32](nil, &g); err == nil || !strings.Contains(err.Error(), "XENT_WINOGRAD") {
+		if conv3.Fast { // without AVX-512 no convolution gets as far as Winograd's choice
+			t.Fatalf("XENT_WINOGRAD=0: err %v, want one naming the variable", err)
+		}
+	}
+	winogradEnv = "off"
+	if p, err := planConv[float32](nil, &g); err != nil {
+		t.Fatal(err)
+	} else if _, ok := p.forward.(*winogradConv); ok {
+		t.Fatal("XENT_WINOGRAD=off: the forward still runs Winograd")
+	}
 }
