@@ -22,8 +22,9 @@ type reluKernel[T vmath.Float] struct {
 	grad         bool
 }
 
-func (k *reluKernel[T]) String() string  { return fmt.Sprintf("xent.ReLU{%dd}", k.dims) }
-func (k *reluKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (k *reluKernel[T]) String() string            { return fmt.Sprintf("xent.ReLU{%dd}", k.dims) }
+func (k *reluKernel[T]) DiffWRT() []bool           { return []bool{true} }
+func (k *reluKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.y, &k.dx} }
 func (k *reluKernel[T]) Types() ([]hm.Type, hm.Type) {
 	t := gorgonia.TensorType{Dims: k.dims, Of: graphop.A}
 	return []hm.Type{t}, t
@@ -115,7 +116,8 @@ type dropoutKernel[T vmath.Float] struct {
 func (k *dropoutKernel[T]) String() string {
 	return fmt.Sprintf("xent.Dropout{p=%v seed=%d %dd}", k.p, k.seed, k.dims)
 }
-func (k *dropoutKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (k *dropoutKernel[T]) DiffWRT() []bool           { return []bool{true} }
+func (k *dropoutKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.y, &k.dx} }
 func (k *dropoutKernel[T]) Types() ([]hm.Type, hm.Type) {
 	t := gorgonia.TensorType{Dims: k.dims, Of: graphop.A}
 	return []hm.Type{t}, t
@@ -175,8 +177,9 @@ type addKernel[T vmath.Float] struct {
 	z, dx, dy *tensor.Dense
 }
 
-func (k *addKernel[T]) String() string  { return fmt.Sprintf("xent.Add{%dd}", k.dims) }
-func (k *addKernel[T]) DiffWRT() []bool { return []bool{true, true} }
+func (k *addKernel[T]) String() string            { return fmt.Sprintf("xent.Add{%dd}", k.dims) }
+func (k *addKernel[T]) DiffWRT() []bool           { return []bool{true, true} }
+func (k *addKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.z, &k.dx, &k.dy} }
 func (k *addKernel[T]) Types() ([]hm.Type, hm.Type) {
 	t := gorgonia.TensorType{Dims: k.dims, Of: graphop.A}
 	return []hm.Type{t, t}, t

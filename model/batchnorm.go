@@ -53,7 +53,8 @@ type bnKernel[T vmath.Float] struct {
 func (k *bnKernel[T]) String() string {
 	return fmt.Sprintf("xent.BatchNorm2d{train=%v momentum=%v eps=%v sync=%v stats=%p}", k.train, k.momentum, k.eps, k.sync != nil, k.runMean)
 }
-func (k *bnKernel[T]) DiffWRT() []bool { return []bool{true, true, true} }
+func (k *bnKernel[T]) DiffWRT() []bool           { return []bool{true, true, true} }
+func (k *bnKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.y, &k.dx, nil, nil} }
 func (k *bnKernel[T]) Types() ([]hm.Type, hm.Type) {
 	return []hm.Type{graphop.Tensor4A, graphop.VectorA, graphop.VectorA}, graphop.Tensor4A
 }

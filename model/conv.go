@@ -176,6 +176,17 @@ func (k *convNode[T]) DiffWRT() []bool {
 	return d
 }
 
+// Outputs gives y, dx and the residual's gradient to an Arena; dw and db stay the node's.
+func (k *convNode[T]) Outputs() []**tensor.Dense {
+	in, _ := k.Types()
+	out := make([]**tensor.Dense, 1+len(in))
+	out[0], out[1] = &k.yTensor, &k.dxTensor
+	if k.residual {
+		out[1+k.residualInput()] = &k.drTensor
+	}
+	return out
+}
+
 // residualInput is the residual's index among the inputs.
 func (k *convNode[T]) residualInput() int {
 	if k.noBias {

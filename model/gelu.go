@@ -23,8 +23,9 @@ type geluKernel[T vmath.Float] struct {
 	grad        bool
 }
 
-func (k *geluKernel[T]) String() string  { return fmt.Sprintf("xent.GELU{%dd}", k.dims) }
-func (k *geluKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (k *geluKernel[T]) String() string            { return fmt.Sprintf("xent.GELU{%dd}", k.dims) }
+func (k *geluKernel[T]) DiffWRT() []bool           { return []bool{true} }
+func (k *geluKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.y, &k.dx} }
 func (k *geluKernel[T]) Types() ([]hm.Type, hm.Type) {
 	t := gorgonia.TensorType{Dims: k.dims, Of: graphop.A}
 	return []hm.Type{t}, t

@@ -24,7 +24,7 @@ type inference struct {
 // and returns the logits [EvalBatch,K], valid until the next call. It gives what a
 // machine running Eval.G gives, bit for bit, and allocates nothing once warm. It shares
 // the evaluation graph's kernels: do not run it and a machine over Eval.G at once, nor two
-// Infers on one Net.
+// Infers on one Net, nor run it on a Net whose evaluation memory was planned (Net.Machine).
 func (n *Net) Infer() ([]float32, error) {
 	if n.infer == nil {
 		inf, err := n.newInference()
@@ -35,6 +35,9 @@ func (n *Net) Infer() ([]float32, error) {
 	}
 	inf := n.infer
 	for i, op := range n.Ops {
+		if graphop.Planned(n.evalNodes[i]) {
+			return nil, fmt.Errorf("model: %s: Infer cannot run an evaluation graph whose memory an Arena planned for a machine", n.Name)
+		}
 		in := inf.in[i]
 		for j, src := range inf.from[i] {
 			switch {

@@ -24,7 +24,8 @@ func (k *linearKernel[T]) String() string { return "xent.Linear" }
 func (k *linearKernel[T]) Types() ([]hm.Type, hm.Type) {
 	return []hm.Type{graphop.MatrixA, graphop.MatrixA, graphop.VectorA}, graphop.MatrixA
 }
-func (k *linearKernel[T]) DiffWRT() []bool { return []bool{true, true, true} }
+func (k *linearKernel[T]) DiffWRT() []bool           { return []bool{true, true, true} }
+func (k *linearKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.y, &k.dx, nil, nil} }
 
 func (k *linearKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	x, w, b := in[0], in[1], in[2]

@@ -26,8 +26,9 @@ type maxPoolKernel[T vmath.Float] struct {
 	yT, dxT      *tensor.Dense
 }
 
-func (p *maxPoolKernel[T]) String() string  { return fmt.Sprintf("xent.MaxPool2d{%d}", p.k) }
-func (p *maxPoolKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (p *maxPoolKernel[T]) String() string            { return fmt.Sprintf("xent.MaxPool2d{%d}", p.k) }
+func (p *maxPoolKernel[T]) DiffWRT() []bool           { return []bool{true} }
+func (p *maxPoolKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&p.yT, &p.dxT} }
 func (p *maxPoolKernel[T]) Types() ([]hm.Type, hm.Type) {
 	return []hm.Type{graphop.Tensor4A}, graphop.Tensor4A
 }

@@ -7,6 +7,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"example.com/xent/internal/graphop"
 )
 
 // A Graph is one of a model's two graphs over the same weights.
@@ -27,8 +29,24 @@ type Net struct {
 	Layers    []Layer // the training graph's layers, for the summary
 	Ops       []Op    // the evaluation graph's layers, for exporters
 	step      uint64
+	arena     graphop.Arena    // the memory of the layers' outputs in machines made by Machine
 	infer     *inference       // Infer's state, made on its first call
 	evalNodes []*gorgonia.Node // the output node of each of Ops
+}
+
+// Machine compiles a tape machine that runs the part of g (Train or Eval) that roots need,
+// with the layers' outputs in memory shared by the machines of this Net
+// (graphop.Arena): a value's array serves other values once it has been read for the last
+// time, so a training step holds its activations' gradients only while they are used and
+// an evaluation holds almost nothing of its own. keep names the nodes whose values are read
+// after a run, besides roots. Each graph gets at most one such machine; run one of them at
+// a time; Infer cannot run a planned evaluation graph.
+func (n *Net) Machine(g *Graph, roots gorgonia.Nodes, keep ...*gorgonia.Node) (gorgonia.VM, error) {
+	sub := g.G.SubgraphRoots(roots...)
+	if err := n.arena.Plan(sub, keep...); err != nil {
+		return nil, fmt.Errorf("model: %s: %w", n.Name, err)
+	}
+	return gorgonia.NewTapeMachine(sub), nil
 }
 
 // SetStep tells the model which training step runs next: dropout draws its masks from

@@ -18,8 +18,9 @@ type gapKernel[T vmath.Float] struct {
 	y, dx *tensor.Dense
 }
 
-func (k *gapKernel[T]) String() string  { return "xent.GlobalAvgPool" }
-func (k *gapKernel[T]) DiffWRT() []bool { return []bool{true} }
+func (k *gapKernel[T]) String() string            { return "xent.GlobalAvgPool" }
+func (k *gapKernel[T]) DiffWRT() []bool           { return []bool{true} }
+func (k *gapKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.y, &k.dx} }
 func (k *gapKernel[T]) Types() ([]hm.Type, hm.Type) {
 	return []hm.Type{graphop.Tensor4A}, graphop.MatrixA
 }

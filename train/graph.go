@@ -11,7 +11,8 @@ import (
 
 // buildGraphs adds the loss and the parameters' gradients to the training graph and
 // compiles the two machines: training (only what a step needs: the loss and the
-// gradients, not dL/d(images)) and evaluation (the logits).
+// gradients, not dL/d(images)) and evaluation (the logits), their layers' outputs in the
+// Net's shared memory (model.Net.Machine).
 func (r *runner) buildGraphs() error {
 	g := r.net.Train
 	r.labels = make([]int, g.Batch)
@@ -24,7 +25,10 @@ func (r *runner) buildGraphs() error {
 	if r.grads, err = G.Grad(r.cost, g.Params...); err != nil {
 		return fmt.Errorf("train: gradients: %w", err)
 	}
-	r.vm = G.NewTapeMachine(g.G.SubgraphRoots(append(G.Nodes{r.cost}, r.grads...)...))
-	r.evm = G.NewTapeMachine(r.net.Eval.G.SubgraphRoots(r.net.Eval.Logits))
-	return nil
+	// The step reads the logits (accuracy) besides the loss and the gradients.
+	if r.vm, err = r.net.Machine(g, append(G.Nodes{r.cost}, r.grads...), g.Logits); err != nil {
+		return err
+	}
+	r.evm, err = r.net.Machine(r.net.Eval, G.Nodes{r.net.Eval.Logits})
+	return err
 }

@@ -194,7 +194,10 @@ func measure(m string, c config) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	vm := G.NewTapeMachine(g.G.SubgraphRoots(append(G.Nodes{cost}, grads...)...))
+	vm, err := net.Machine(g, append(G.Nodes{cost}, grads...))
+	if err != nil {
+		return result{}, err
+	}
 	defer vm.Close()
 	gs := make([][]float32, len(grads))
 	var stepErr error
@@ -211,7 +214,10 @@ func measure(m string, c config) (result, error) {
 			stepErr = err
 		}
 	}
-	evm := G.NewTapeMachine(net.Eval.G.SubgraphRoots(net.Eval.Logits))
+	evm, err := net.Machine(net.Eval, G.Nodes{net.Eval.Logits})
+	if err != nil {
+		return result{}, err
+	}
 	defer evm.Close()
 	infer := func() {
 		evm.Reset()

@@ -34,7 +34,7 @@ type Kernel interface {
 
 // Apply adds a node computing k over inputs to their graph.
 func Apply(k Kernel, inputs ...*gorgonia.Node) (*gorgonia.Node, error) {
-	n, err := gorgonia.ApplyOp(fwdOp{k}, inputs...)
+	n, err := gorgonia.ApplyOp(fwdOp{k, new(*planned)}, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", k, err)
 	}
@@ -48,13 +48,30 @@ func KernelOf(n *gorgonia.Node) (Kernel, bool) {
 	return op.k, ok
 }
 
+// Planned reports whether an Arena planned the memory of a kernel node for a machine: its
+// kernel then runs only on that machine, in its order.
+func Planned(n *gorgonia.Node) bool {
+	switch op := n.Op().(type) {
+	case fwdOp:
+		return *op.plan != nil
+	case bwdOp:
+		return *op.plan != nil
+	}
+	return false
+}
+
 // fwdOp is a kernel's forward node. The gradient node for input i is a bwdOp over the same
 // inputs, the forward's output (so that the forward runs first) and the upstream gradient.
-type fwdOp struct{ k Kernel }
+// plan is the node's part in an Arena's plan, set by Plan (the op is held by value).
+type fwdOp struct {
+	k    Kernel
+	plan **planned
+}
 
 type bwdOp struct {
-	k   Kernel
-	wrt int
+	k    Kernel
+	wrt  int
+	plan **planned
 }
 
 func (op fwdOp) Arity() int { in, _ := op.k.Types(); return len(in) }
@@ -65,14 +82,19 @@ func (op fwdOp) Type() hm.Type {
 func (op fwdOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.k.Shape(shapesOf(in))
 }
-func (op fwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) { return op.k.Forward(in) }
-func (op fwdOp) ReturnsPtr() bool                                { return false }
-func (op fwdOp) CallsExtern() bool                               { return false }
-func (op fwdOp) OverwritesInput() int                            { return -1 }
-func (op fwdOp) WriteHash(h hash.Hash)                           { fmt.Fprint(h, op.String()) }
-func (op fwdOp) Hashcode() uint32                                { return hashOf(op) }
-func (op fwdOp) String() string                                  { return op.k.String() }
-func (op fwdOp) DiffWRT(int) []bool                              { return op.k.DiffWRT() }
+func (op fwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	if err := (*op.plan).enter(true); err != nil {
+		return nil, err
+	}
+	return op.k.Forward(in)
+}
+func (op fwdOp) ReturnsPtr() bool      { return false }
+func (op fwdOp) CallsExtern() bool     { return false }
+func (op fwdOp) OverwritesInput() int  { return -1 }
+func (op fwdOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op fwdOp) Hashcode() uint32      { return hashOf(op) }
+func (op fwdOp) String() string        { return op.k.String() }
+func (op fwdOp) DiffWRT(int) []bool    { return op.k.DiffWRT() }
 
 func (op fwdOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	diffs := make(gorgonia.Nodes, len(inputs))
@@ -81,7 +103,7 @@ func (op fwdOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gor
 		if !d {
 			continue
 		}
-		n, err := gorgonia.ApplyOp(bwdOp{op.k, i}, args...)
+		n, err := gorgonia.ApplyOp(bwdOp{op.k, i, new(*planned)}, args...)
 		if err != nil {
 			return nil, fmt.Errorf("gradient of %v for input %d: %w", op.k, i, err)
 		}
@@ -99,6 +121,9 @@ func (op bwdOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return shapesOf(in)[op.wrt].Clone(), nil
 }
 func (op bwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	if err := (*op.plan).enter(false); err != nil {
+		return nil, err
+	}
 	n := len(in) - 2
 	return op.k.Backward(op.wrt, in[:n], in[n], in[n+1])
 }
