@@ -100,18 +100,12 @@ func directFor[T vmath.Float](g *convGeom) (*directConv, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.packedW = make([]float32, d.fwd.PackedLen())
-	if d.bwd != nil {
-		d.packedWT, d.flippedW = make([]float32, d.bwd.PackedLen()), make([]float32, g.f*g.ckk)
-	}
-	if d.bwd2 != nil {
-		d.packedWT = make([]float32, d.bwd2.PackedLen())
-	}
-	return d, nil
+	return d, nil // the packed weights are made at their first use: under Winograd, never
 }
 
 // Forward writes y = e(conv(x, w)): bias, residual and ReLU in the kernel's store.
 func (d *directConv) Forward(g *convGeom, y, x, w []float32, e epilogue[float32]) {
+	d.packedW = sized(d.packedW, d.fwd.PackedLen())
 	d.fwd.PackWeights(d.packedW, w)
 	d.pass, d.g, d.y, d.x = directForward, *g, y, x
 	d.e = conv3.Epilogue{Bias: e.bias, Add: e.add, ReLU: e.relu}
@@ -158,9 +152,11 @@ func (d *directConv) startDW(g *convGeom) {
 // stride 2 w [F,C,3,3] itself.
 func (d *directConv) packBackward(g *convGeom, w []float32) {
 	if d.bwd2 != nil {
+		d.packedWT = sized(d.packedWT, d.bwd2.PackedLen())
 		d.bwd2.PackWeights(d.packedWT, w)
 		return
 	}
+	d.packedWT, d.flippedW = sized(d.packedWT, d.bwd.PackedLen()), sized(d.flippedW, g.f*g.ckk)
 	flipped(d.flippedW, w, g)
 	d.bwd.PackWeights(d.packedWT, d.flippedW)
 }

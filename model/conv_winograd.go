@@ -31,15 +31,13 @@ var winogradEnv = os.Getenv("XENT_WINOGRAD")
 // dw falls back on the direct kernel (dw's field) where C is not a multiple of 16.
 type winogradConv struct {
 	fwd, bwd *winograd.Plan // x [C,H,W] -> y [F,H,W]; dy [F,H,W] -> dx [C,H,W]
-	uF, uB   []float32      // the transformed weights for y and for dx
-	flippedW []float32      // w flipped, [C,F,3,3]
-	parts    []float32      // [dwGroups, F, 9, C]: each group's share of dw
 	dw       *directConv
 
 	// the call under way, for Run
 	pass       winogradPass
 	plan       *winograd.Plan
-	u          []float32
+	u          []float32 // the transformed weights, U
+	parts      []float32 // [dwGroups, F, 9, C]: each dw group's share
 	src, dst   []float32 // x and y, dy and dx, or x and dy
 	n, in, out int       // images, floats per image of src and dst
 	e          epilogue[float32]
@@ -57,7 +55,41 @@ const (
 // core), each buffer grown to the largest plan it served: one set per core, not per layer.
 type winogradBufs struct{ v, m, scratch, vt, d, dwt []float32 }
 
-var winogradScratch sync.Pool // *winogradBufs
+// winogradFree holds the sets not in use. A set is made when every one is in use, so
+// there are as many as cores ever ran chunks at once; none is dropped (a sync.Pool's
+// sets, dropped and remade around collections, held 130 MB at airbench's batch 256
+// against ~76 MB for two).
+var winogradFree struct {
+	sync.Mutex
+	bufs []*winogradBufs
+}
+
+func getWinogradBufs() *winogradBufs {
+	winogradFree.Lock()
+	defer winogradFree.Unlock()
+	if n := len(winogradFree.bufs); n > 0 {
+		b := winogradFree.bufs[n-1]
+		winogradFree.bufs = winogradFree.bufs[:n-1]
+		return b
+	}
+	return new(winogradBufs)
+}
+
+func putWinogradBufs(b *winogradBufs) {
+	winogradFree.Lock()
+	winogradFree.bufs = append(winogradFree.bufs, b)
+	winogradFree.Unlock()
+}
+
+// winogradCall is what a Winograd convolution needs for the length of one call: the
+// transformed weights U (y or dx), w flipped [C,F,3,3] (dx) and dw's group shares. Layers
+// run one call at a time, so they share one set, grown to the largest layer (a set per
+// layer held 94 MB of airbench's training graph); the lock keeps the calls of two Nets
+// that run at once apart.
+var winogradCall struct {
+	sync.Mutex
+	u, flipped, parts []float32
+}
 
 // sized returns b with length n, reallocated if its capacity is less.
 func sized(b []float32, n int) []float32 {
@@ -91,21 +123,28 @@ func winogradFor(g *convGeom, dw *directConv) (*winogradConv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &winogradConv{fwd: fwd, bwd: bwd, dw: dw,
-		uF: make([]float32, fwd.WeightsLen()), uB: make([]float32, bwd.WeightsLen()), flippedW: make([]float32, g.f*g.ckk)}, nil
+	return &winogradConv{fwd: fwd, bwd: bwd, dw: dw}, nil
 }
 
 // Forward writes y = e(conv(x, w)): the bias in the output transform, the residual and the
 // ReLU after it, image by image.
 func (c *winogradConv) Forward(g *convGeom, y, x, w []float32, e epilogue[float32]) {
-	c.fwd.TransformWeights(c.uF, w)
-	c.start(c.fwd, c.uF, x, y, g.n, e)
+	m := &winogradCall
+	m.Lock()
+	defer m.Unlock()
+	m.u = sized(m.u, c.fwd.WeightsLen())
+	c.fwd.TransformWeights(m.u, w)
+	c.start(c.fwd, m.u, x, y, g.n, e)
 }
 
 func (c *winogradConv) InputGrad(g *convGeom, dx, dy, w []float32) {
-	flipped(c.flippedW, w, g)
-	c.bwd.TransformWeights(c.uB, c.flippedW)
-	c.start(c.bwd, c.uB, dy, dx, g.n, epilogue[float32]{})
+	m := &winogradCall
+	m.Lock()
+	defer m.Unlock()
+	m.u, m.flipped = sized(m.u, c.bwd.WeightsLen()), sized(m.flipped, g.f*g.ckk)
+	flipped(m.flipped, w, g)
+	c.bwd.TransformWeights(m.u, m.flipped)
+	c.start(c.bwd, m.u, dy, dx, g.n, epilogue[float32]{})
 }
 
 // WeightGrad writes dw [F,C,3,3]: each of the dwGroups groups of images sums its chunks'
@@ -117,21 +156,22 @@ func (c *winogradConv) WeightGrad(g *convGeom, dw, dy, x []float32) {
 		c.dw.WeightGrad(g, dw, dy, x)
 		return
 	}
+	m := &winogradCall
+	m.Lock()
+	defer m.Unlock()
 	size := g.f * 9 * g.c
-	if len(c.parts) != dwGroups*size {
-		c.parts = make([]float32, dwGroups*size)
-	}
-	c.pass, c.plan, c.src, c.dst, c.n = winogradDW, c.fwd, x, dy, g.n
+	m.parts = sized(m.parts, dwGroups*size)
+	c.pass, c.plan, c.src, c.dst, c.n, c.parts = winogradDW, c.fwd, x, dy, g.n, m.parts
 	c.in, c.out = g.chw, g.o
 	parallel.For(dwGroups, 1, c)
-	c.src, c.dst = nil, nil
+	c.src, c.dst, c.parts = nil, nil, nil
 	for f := range g.f {
 		for k := range 9 {
 			row := (f*9 + k) * g.c
 			for ch := range g.c {
-				v := c.parts[row+ch]
+				v := m.parts[row+ch]
 				for grp := 1; grp < dwGroups; grp++ {
-					v += c.parts[grp*size+row+ch]
+					v += m.parts[grp*size+row+ch]
 				}
 				dw[(f*g.c+ch)*9+k] = v
 			}
@@ -143,17 +183,14 @@ func (c *winogradConv) start(p *winograd.Plan, u, src, dst []float32, n int, e e
 	c.pass, c.plan, c.u, c.src, c.dst, c.n, c.e = winogradApply, p, u, src, dst, n, e
 	c.in, c.out = p.C*p.H*p.W, p.F*p.H*p.W
 	parallel.For((n+winograd.Lanes-1)/winograd.Lanes, 1, c)
-	c.src, c.dst, c.e = nil, nil, epilogue[float32]{}
+	c.u, c.src, c.dst, c.e = nil, nil, nil, epilogue[float32]{}
 }
 
 // Run does rows [lo, hi) of the call under way (chunks, or dw groups); parallel.For calls it.
 func (c *winogradConv) Run(lo, hi int) {
 	p := c.plan
-	b, _ := winogradScratch.Get().(*winogradBufs)
-	if b == nil {
-		b = new(winogradBufs)
-	}
-	defer winogradScratch.Put(b)
+	b := getWinogradBufs()
+	defer putWinogradBufs(b)
 	b.v, b.m, b.scratch = sized(b.v, p.InputLen()), sized(b.m, p.OutputLen()), sized(b.scratch, p.ScratchLen())
 	if c.pass == winogradDW {
 		for grp := lo; grp < hi; grp++ {
