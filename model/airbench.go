@@ -25,9 +25,9 @@ func Airbench(w [3]int) Arch {
 		for i, c := range w {
 			name := fmt.Sprintf("block%d", i+1)
 			h = b.Conv(name+".conv1", h, ConvConfig{Out: c, Kernel: 3, Pad: 1, NoBias: true, Dirac: true})
-			h = b.GELU(b.BatchNorm(name+".norm1", b.MaxPool2d(h, 2), bn))
+			h = b.BatchNormGELU(name+".norm1", b.MaxPool2d(h, 2), bn)
 			h = b.Conv(name+".conv2", h, ConvConfig{Out: c, Kernel: 3, Pad: 1, NoBias: true, Dirac: true})
-			h = b.GELU(b.BatchNorm(name+".norm2", h, bn))
+			h = b.BatchNormGELU(name+".norm2", h, bn)
 		}
 		h = b.Flatten(b.MaxPool2d(h, 3))
 		return b.Scale(b.Linear("head", h, 10), 1.0/9)

@@ -24,12 +24,18 @@ import (
 //
 //	db = sum dy,  dg = sum dy*xhat,  dx = g/sqrt(var + eps) * (dy - db/M - xhat*dg/M)
 //
-// and in evaluation dx = g/sqrt(running var + eps) * dy. The running statistics live in
+// and in evaluation dx = g/sqrt(running var + eps) * dy. With gelu the node is
+// GELU(BatchNorm(x)): the output plane is finished by GELU while it is in cache, and the
+// backward first turns dy into dz = dy*GELU'(z), z = BatchNorm(x) made again from x, in
+// dx's array, which the sums and dx then read (dx overwrites it). That is the arithmetic of
+// the two nodes, bit for bit, with two passes over the batch and z's array fewer.
+// The running statistics live in
 // tensors shared by the training and evaluation graphs of a model (and saved with it); only
 // the training graph's op changes them. (Gorgonia's BatchNorm zeroes them whenever a
 // machine is built and flips a shared op to inference.)
 type bnKernel[T vmath.Float] struct {
 	train        bool
+	gelu         bool // the output is GELU(y)
 	momentum     float64
 	eps          float64
 	runMean      []T // [C], shared with the other graph
@@ -51,7 +57,7 @@ type bnKernel[T vmath.Float] struct {
 }
 
 func (k *bnKernel[T]) String() string {
-	return fmt.Sprintf("xent.BatchNorm2d{train=%v momentum=%v eps=%v sync=%v stats=%p}", k.train, k.momentum, k.eps, k.sync != nil, k.runMean)
+	return fmt.Sprintf("xent.BatchNorm2d{train=%v gelu=%v momentum=%v eps=%v sync=%v stats=%p}", k.train, k.gelu, k.momentum, k.eps, k.sync != nil, k.runMean)
 }
 func (k *bnKernel[T]) DiffWRT() []bool           { return []bool{true, true, true} }
 func (k *bnKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.y, &k.dx, nil, nil} }
@@ -145,30 +151,53 @@ func (k *bnKernel[T]) updateRunning(c int, mean, sq float64) {
 	k.runVar[c] = T((1-k.momentum)*float64(k.runVar[c]) + k.momentum*unbiased)
 }
 
-// apply is y = g*(x - mean)*invStd + b over channel c, as one scale and shift.
-func (k *bnKernel[T]) apply(c int) {
+// affine is channel c's g*(x - mean)*invStd + b as one scale and shift.
+func (k *bnKernel[T]) affine(c int) (scale, shift T) {
 	mean, inv := k.mean[c], k.invStd[c]
-	scale, shift := T(float64(k.gs[c])*inv), T(float64(k.bs[c])-float64(k.gs[c])*inv*mean)
+	return T(float64(k.gs[c]) * inv), T(float64(k.bs[c]) - float64(k.gs[c])*inv*mean)
+}
+
+// normalized writes z = scale*x + shift over one plane.
+func normalized[T vmath.Float](z, x []T, scale, shift T) {
+	if z32, ok := any(z).([]float32); ok {
+		vmath.Affine32(z32, any(x).([]float32), float32(scale), float32(shift))
+		return
+	}
+	for j, v := range x {
+		z[j] = T(v*scale) + shift
+	}
+}
+
+// apply is y = g*(x - mean)*invStd + b over channel c (then GELU, with gelu), plane by plane.
+func (k *bnKernel[T]) apply(c int) {
+	scale, shift := k.affine(c)
 	for i := range k.n {
 		off := plane(i, c, k.ch, k.hw)
-		out, in := k.ys[off:off+k.hw], k.xs[off:off+k.hw]
-		if out32, ok := any(out).([]float32); ok {
-			vmath.Affine32(out32, any(in).([]float32), float32(scale), float32(shift))
-			continue
-		}
-		for j, v := range in {
-			out[j] = T(v*scale) + shift
+		out := k.ys[off : off+k.hw]
+		normalized(out, k.xs[off:off+k.hw], scale, shift)
+		if k.gelu {
+			geluInto(out, out)
 		}
 	}
 }
 
-// gradSums is db = sum dy and dg = sum dy*xhat over channel c.
+// gradSums is db = sum dy and dg = sum dy*xhat over channel c. With gelu, dy is dz =
+// dy*GELU'(z), written plane by plane into dx's array (z made again from x in it, then
+// overwritten element by element) just before the plane is summed, while it is in cache.
 func (k *bnKernel[T]) gradSums(c int) (db, dg float64) {
 	mean, inv := k.mean[c], k.invStd[c]
+	scale, shift := k.affine(c)
 	for i := range k.n {
 		off := plane(i, c, k.ch, k.hw)
+		dys := k.dys[off : off+k.hw]
+		if k.gelu {
+			dz := k.dxs[off : off+k.hw]
+			normalized(dz, k.xs[off:off+k.hw], scale, shift)
+			geluGradInto(dz, dz, dys)
+			dys = dz
+		}
 		for j, v := range k.xs[off : off+k.hw] {
-			d := float64(k.dys[off+j])
+			d := float64(dys[j])
 			db += d
 			dg += d * (float64(v) - mean) * inv
 		}
@@ -257,6 +286,8 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	if err := k.bind(in, grad); err != nil {
 		return nil, err
 	}
+	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
+	k.dxs = graphop.Slice[T](k.dx)
 	if k.step.Backward(wrt) { // once for the three gradient nodes
 		k.pass = bnSums
 		parallel.For(k.ch, bnMinChannels, k)
@@ -287,19 +318,22 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 		}
 		return *out, nil
 	}
-	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
-	k.dxs, k.pass = graphop.Slice[T](k.dx), bnDx
+	if k.gelu {
+		k.dys = k.dxs // dz, which dx overwrites element by element
+	}
+	k.pass = bnDx
 	parallel.For(k.ch, bnMinChannels, k)
 	return k.dx, nil
 }
 
 // batchNorm applies the kernel to x [N,C,H,W]; with sum (sync BN, training only), the
-// statistics and the gradient's sums are those of every replica's batch together.
-func batchNorm(x, g, b *gorgonia.Node, runMean, runVar tensor.Tensor, train bool, momentum, eps float64, sum func([]float64) error) (*gorgonia.Node, error) {
+// statistics and the gradient's sums are those of every replica's batch together; with
+// gelu, the node is GELU(BatchNorm(x)).
+func batchNorm(x, g, b *gorgonia.Node, runMean, runVar tensor.Tensor, train, gelu bool, momentum, eps float64, sum func([]float64) error) (*gorgonia.Node, error) {
 	if x.Dtype() == tensor.Float64 {
-		return graphop.Apply(&bnKernel[float64]{train: train, momentum: momentum, eps: eps, sync: sum,
+		return graphop.Apply(&bnKernel[float64]{train: train, gelu: gelu, momentum: momentum, eps: eps, sync: sum,
 			runMean: runMean.Data().([]float64), runVar: runVar.Data().([]float64)}, x, g, b)
 	}
-	return graphop.Apply(&bnKernel[float32]{train: train, momentum: momentum, eps: eps, sync: sum,
+	return graphop.Apply(&bnKernel[float32]{train: train, gelu: gelu, momentum: momentum, eps: eps, sync: sum,
 		runMean: runMean.Data().([]float32), runVar: runVar.Data().([]float32)}, x, g, b)
 }

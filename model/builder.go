@@ -231,6 +231,25 @@ type BatchNormConfig struct {
 
 // BatchNorm is BatchNorm2d with the options of c.
 func (b *Builder) BatchNorm(name string, x *gorgonia.Node, c BatchNormConfig) *gorgonia.Node {
+	return b.batchNorm(name, x, c, false)
+}
+
+// BatchNormGELU is GELU(BatchNorm(x)) with the options of c: in the training graph one node
+// (two passes over the batch and the BatchNorm's output array fewer, the same arithmetic);
+// in the evaluation graph the two layers, as exporters and Infer read them.
+func (b *Builder) BatchNormGELU(name string, x *gorgonia.Node, c BatchNormConfig) *gorgonia.Node {
+	if !b.train {
+		return b.GELU(b.BatchNorm(name, x, c))
+	}
+	y := b.batchNorm(name, x, c, true)
+	if y == nil {
+		return nil
+	}
+	// the GELU's summary row, its op reading the fused node
+	return b.add(y, nil, Layer{Name: fmt.Sprintf("gelu%d", len(b.layers)), Kind: "gelu"}, Op{Kind: OpGELU}, y)
+}
+
+func (b *Builder) batchNorm(name string, x *gorgonia.Node, c BatchNormConfig, gelu bool) *gorgonia.Node {
 	if !b.ok(x) || !b.layer(name) {
 		return nil
 	}
@@ -261,7 +280,7 @@ func (b *Builder) BatchNorm(name string, x *gorgonia.Node, c BatchNormConfig) *g
 	if c.FixedScale {
 		params = ch
 	}
-	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, c.Momentum, c.Eps, b.sum)
+	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, gelu, c.Momentum, c.Eps, b.sum)
 	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: params}, Op{Kind: OpBatchNorm, Name: name, Eps: c.Eps, Momentum: c.Momentum, FixedScale: c.FixedScale}, x)
 }
 

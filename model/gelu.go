@@ -34,23 +34,36 @@ func (k *geluKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) { return 
 
 // Run does elements [lo, hi) of the pass under way; parallel.For calls it.
 func (k *geluKernel[T]) Run(lo, hi int) {
-	if x, ok := any(k.x).([]float32); ok {
-		out := any(k.out).([]float32)
-		if k.grad {
-			vmath.GELUGrad32(out[lo:hi], x[lo:hi], any(k.dyv).([]float32)[lo:hi])
-		} else {
-			vmath.GELU32(out[lo:hi], x[lo:hi])
-		}
+	if k.grad {
+		geluGradInto(k.out[lo:hi], k.x[lo:hi], k.dyv[lo:hi])
+	} else {
+		geluInto(k.out[lo:hi], k.x[lo:hi])
+	}
+}
+
+// geluInto writes y = GELU(x); y may be x.
+func geluInto[T vmath.Float](y, x []T) {
+	if x32, ok := any(x).([]float32); ok {
+		vmath.GELU32(any(y).([]float32), x32)
 		return
 	}
-	for i, v := range k.x[lo:hi] {
+	for i, v := range x {
 		x := float64(v)
 		cdf := 0.5 * math.Erfc(-x/math.Sqrt2)
-		if k.grad {
-			k.out[lo+i] = k.dyv[lo+i] * T(cdf+x*math.Exp(-x*x/2)/math.Sqrt(2*math.Pi))
-		} else {
-			k.out[lo+i] = T(x * cdf)
-		}
+		y[i] = T(x * cdf)
+	}
+}
+
+// geluGradInto writes dx = dy*GELU'(x); dx may be x or dy.
+func geluGradInto[T vmath.Float](dx, x, dy []T) {
+	if x32, ok := any(x).([]float32); ok {
+		vmath.GELUGrad32(any(dx).([]float32), x32, any(dy).([]float32))
+		return
+	}
+	for i, v := range x {
+		x := float64(v)
+		cdf := 0.5 * math.Erfc(-x/math.Sqrt2)
+		dx[i] = dy[i] * T(cdf+x*math.Exp(-x*x/2)/math.Sqrt(2*math.Pi))
 	}
 }
 
