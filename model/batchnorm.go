@@ -120,11 +120,24 @@ func (k *bnKernel[T]) Run(lo, hi int) {
 	}
 }
 
-// channelSum is sum x over channel c's N*H*W values.
+// The float32 passes run package vmath's plane kernels (AVX-512 where built), which take
+// the mean rounded to float32, m; the channel's sums put the rounding back:
+//
+//	sum (x - mean)^2    = sum (x - m)^2 - M (mean - m)^2     (sum (x - m) = M (mean - m))
+//	sum dy (x - mean)   = sum dy (x - m) - (mean - m) sum dy
+//	dx = g inv (dy - db/M - (x - mean) inv dg/M) = a dy + b (x - m) + c,
+//	     a = g inv,  b = -g inv^2 dg/M,  c = -g inv db/M - b (mean - m)
+
+// channelSum is sum x over channel c's N*H*W values, plane by plane in image order.
 func (k *bnKernel[T]) channelSum(c int) float64 {
 	var sum float64
 	for i := range k.n {
-		for _, v := range k.xs[plane(i, c, k.ch, k.hw):][:k.hw] {
+		p := k.xs[plane(i, c, k.ch, k.hw):][:k.hw]
+		if p32, ok := any(p).([]float32); ok {
+			sum += vmath.Sum32(p32)
+			continue
+		}
+		for _, v := range p {
 			sum += float64(v)
 		}
 	}
@@ -134,6 +147,14 @@ func (k *bnKernel[T]) channelSum(c int) float64 {
 // squares is sum (x - mean)^2 over channel c.
 func (k *bnKernel[T]) squares(c int, mean float64) float64 {
 	var sq float64
+	if xs, ok := any(k.xs).([]float32); ok {
+		m := float32(mean)
+		for i := range k.n {
+			sq += vmath.SquaredDeviations32(xs[plane(i, c, k.ch, k.hw):][:k.hw], m)
+		}
+		shift := mean - float64(m)
+		return max(sq-k.m*shift*shift, 0)
+	}
 	for i := range k.n {
 		for _, v := range k.xs[plane(i, c, k.ch, k.hw):][:k.hw] {
 			d := float64(v) - mean
@@ -196,11 +217,19 @@ func (k *bnKernel[T]) gradSums(c int) (db, dg float64) {
 			geluGradInto(dz, dz, dys)
 			dys = dz
 		}
+		if d32, ok := any(dys).([]float32); ok {
+			sd, sdx := vmath.GradSums32(d32, any(k.xs[off:off+k.hw]).([]float32), float32(mean))
+			db, dg = db+sd, dg+sdx // dg holds sum dy (x - m) until the end
+			continue
+		}
 		for j, v := range k.xs[off : off+k.hw] {
 			d := float64(dys[j])
 			db += d
 			dg += d * (float64(v) - mean) * inv
 		}
+	}
+	if _, ok := any(k.xs).([]float32); ok {
+		dg = (dg - (mean-float64(float32(mean)))*db) * inv
 	}
 	return db, dg
 }
@@ -208,6 +237,19 @@ func (k *bnKernel[T]) gradSums(c int) (db, dg float64) {
 // channelDx is dx over channel c.
 func (k *bnKernel[T]) channelDx(c int) {
 	mean, inv, gc := k.mean[c], k.invStd[c], float64(k.gs[c])
+	if xs, ok := any(k.xs).([]float32); ok {
+		dys, dxs, m := any(k.dys).([]float32), any(k.dxs).([]float32), float32(mean)
+		a, b, shift := gc*inv, 0.0, 0.0
+		if k.train {
+			b = -gc * inv * inv * k.dg[c] / k.m
+			shift = -gc*inv*k.db[c]/k.m - b*(mean-float64(m))
+		}
+		for i := range k.n {
+			off := plane(i, c, k.ch, k.hw)
+			vmath.NormGrad32(dxs[off:off+k.hw], dys[off:off+k.hw], xs[off:off+k.hw], float32(a), float32(b), m, float32(shift))
+		}
+		return
+	}
 	for i := range k.n {
 		off := plane(i, c, k.ch, k.hw)
 		for j, v := range k.xs[off : off+k.hw] {

@@ -361,6 +361,30 @@ func TestBatchNormGELUIsTheTwoNodes(t *testing.T) {
 	}
 }
 
+// TestBatchNormFloat32 checks the float32 GELU(BatchNorm(x)), whose plane passes are
+// package vmath's kernels (AVX-512 where built), against the float64 one checked above by
+// differences: on airbench's plane sizes, with a mean far from zero (3, spread 2).
+func TestBatchNormFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, shape := range [][]int{{3, 4, 15, 15}, {5, 3, 7, 7}, {6, 2, 3, 3}} {
+		data := normalsFor(rng, [][]int{shape, shape, {2 * shape[1]}})
+		for i := range data[0] {
+			data[0][i] = 3 + 2*data[0][i]
+		}
+		for _, train := range []bool{true, false} {
+			want := bnGELURun(t, tensor.Float64, true, train, shape, data[0], data[1], data[2])
+			got := bnGELURun(t, tensor.Float32, true, train, shape, data[0], data[1], data[2])
+			for k, name := range []string{"y", "dx", "dg", "db"} {
+				for i := range want[k] {
+					if d := math.Abs(got[k][i] - want[k][i]); d > 2e-5*math.Max(1, math.Abs(want[k][i])) {
+						t.Fatalf("%v train %v: %s[%d] = %v in float32, %v in float64", shape, train, name, i, got[k][i], want[k][i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // PyTorch's running statistics: (1-m)*old + m*batch, the variance unbiased.
 func TestBatchNormRunningStats(t *testing.T) {
 	g := G.NewGraph()
