@@ -118,7 +118,7 @@ func (p *planned) enter(forward bool) error {
 		return nil
 	}
 	if p.pos != 0 && p.plan.next != p.pos {
-		return fmt.Errorf("graphop: a kernel node ran as the %d-th of its machine, planned as the %d-th: a graph whose memory an Arena planned runs only on the machine it was planned for", p.plan.next, p.pos)
+		return fmt.Errorf("graphop: kernel node %d of a memory plan ran when node %d was due: a graph whose memory an Arena planned runs only on the machine it was planned for", p.pos, p.plan.next)
 	}
 	p.plan.next = (p.pos + 1) % p.plan.nodes
 	if forward {
