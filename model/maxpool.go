@@ -48,6 +48,10 @@ func (p *maxPoolKernel[T]) Run(lo, hi int) {
 		x, arg := p.x[pl*hw:(pl+1)*hw], p.arg[pl*ohw:(pl+1)*ohw]
 		if p.grad {
 			dx, dy := p.dx[pl*hw:(pl+1)*hw], p.dy[pl*ohw:(pl+1)*ohw]
+			if dx32, ok := any(dx).([]float32); ok && p.k == 2 {
+				vmath.MaxPool2x2Grad(dx32, any(dy).([]float32), arg, p.w, p.h, p.ho, p.wo)
+				continue
+			}
 			clear(dx)
 			for o, i := range arg {
 				dx[i] += dy[o]

@@ -15,7 +15,6 @@ func init() {
 		rowStats32 = rowStats32AVX512
 		logs32 = logs32AVX512
 		relu32 = relu32AVX512
-		maxPool2x2 = maxPool2x2AVX512
 		reluGrad32 = reluGrad32AVX512
 		expAffineRows32 = expAffineRows32AVX512
 		expAffine32 = expAffine32AVX512
@@ -281,43 +280,4 @@ func reluGrad32AVX512(dx, y, dy []float32) {
 	}
 	archsimd.ClearAVXUpperBits()
 	reluGrad32Go(dx[i:], y[i:], dy[i:])
-}
-
-var (
-	swapPairs = [16]uint32{1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14}
-	laneIota  = [16]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
-)
-
-// maxPool2x2AVX512 takes 16 columns of two rows a step: the column winners (bottom if
-// greater), then each pair's winner (right if greater), the 8 even lanes compressed to the
-// front and stored, with their indices built the same way. A row's last columns (fewer than
-// 16, as in planes of 31, 15 or 7) are one masked step.
-func maxPool2x2AVX512(y []float32, arg []int32, x []float32, w, ho, wo int) {
-	swap := archsimd.LoadUint32x16(&swapPairs)
-	iota := archsimd.LoadInt32x16(&laneIota)
-	even := archsimd.Mask32x16FromBits(0x5555)
-	rowOff := archsimd.BroadcastInt32x16(int32(w))
-	used := 2 * wo // columns that fall in a window
-	for oy := range ho {
-		r0, r1 := 2*oy*w, (2*oy+1)*w
-		for c := 0; c < used; c += 16 {
-			n := min(16, used-c)
-			var top, bottom archsimd.Float32x16
-			if n == 16 {
-				top, bottom = archsimd.LoadFloat32x16Slice(x[r0+c:]), archsimd.LoadFloat32x16Slice(x[r1+c:])
-			} else {
-				top, bottom = archsimd.LoadFloat32x16SlicePart(x[r0+c:r0+used]), archsimd.LoadFloat32x16SlicePart(x[r1+c:r1+used])
-			}
-			down := bottom.Greater(top)
-			v := bottom.Merge(top, down)
-			idx := iota.Add(archsimd.BroadcastInt32x16(int32(r0 + c))).Add(rowOff.Masked(down))
-			sv, si := v.Permute(swap), idx.Permute(swap)
-			right := sv.Greater(v)
-			v, idx = sv.Merge(v, right), si.Merge(idx, right)
-			o := oy*wo + c/2
-			v.Compress(even).StoreSlicePart(y[o : o+n/2])
-			idx.Compress(even).StoreSlicePart(arg[o : o+n/2])
-		}
-	}
-	archsimd.ClearAVXUpperBits()
 }

@@ -299,3 +299,89 @@ func TestMaxPool2x2(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMaxPool2x2 pools airbench's first block at batch 256: 256*64 planes of 31x31.
+func BenchmarkMaxPool2x2(b *testing.B) {
+	const planes, w, ho, wo = 256 * 64, 31, 15, 15
+	rng := rand.New(rand.NewPCG(8, 8))
+	x := make([]float32, planes*w*w)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y, arg := make([]float32, planes*ho*wo), make([]int32, planes*ho*wo)
+	b.SetBytes(int64(4 * (len(x) + 2*len(y))))
+	b.ReportAllocs()
+	for b.Loop() {
+		for p := range planes {
+			MaxPool2x2(y[p*ho*wo:], arg[p*ho*wo:], x[p*w*w:], w, ho, wo)
+		}
+	}
+}
+
+// TestMaxPool2x2Grad checks the kernel in use against the scatter it replaces on every
+// element of planes of odd and even sizes, dx filled with NaN first (all must be written).
+func TestMaxPool2x2Grad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, w := range []int{32, 16, 8, 6, 31, 15, 7, 3, 2, 48, 47} {
+		for _, h := range []int{w, w + 1, 2, 3} {
+			ho, wo := h/2, w/2
+			x := make([]float32, h*w)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			y, arg := make([]float32, ho*wo), make([]int32, ho*wo)
+			MaxPool2x2(y, arg, x, w, ho, wo)
+			dy := make([]float32, ho*wo)
+			for i := range dy {
+				dy[i] = float32(rng.NormFloat64())
+			}
+			want := make([]float32, h*w)
+			for o, i := range arg {
+				want[i] = dy[o]
+			}
+			// dx and dy as parts of longer arrays too: the kernel may read and write past a row
+			for _, extra := range []int{0, 40} {
+				dx := make([]float32, h*w+extra)
+				for i := range dx {
+					dx[i] = float32(math.NaN())
+				}
+				dyl, argl := append(append([]float32{}, dy...), make([]float32, extra)...), append(append([]int32{}, arg...), make([]int32, extra)...)
+				for i := len(arg); i < len(argl); i++ { // positions of another plane, which must not be read
+					argl[i], dyl[i] = int32(i%(h*w)), 1
+				}
+				MaxPool2x2Grad(dx, dyl, argl, w, h, ho, wo)
+				for i := range want {
+					if dx[i] != want[i] {
+						t.Fatalf("%dx%d (extra %d) element %d: %v, want %v", h, w, extra, i, dx[i], want[i])
+					}
+				}
+				for i := h * w; i < len(dx); i++ {
+					if !math.IsNaN(float64(dx[i])) {
+						t.Fatalf("%dx%d: wrote past the plane at %d", h, w, i)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMaxPool2x2Grad is BenchmarkMaxPool2x2's backward: dx of 256*64 planes of 31x31.
+func BenchmarkMaxPool2x2Grad(b *testing.B) {
+	const planes, w, ho, wo = 256 * 64, 31, 15, 15
+	rng := rand.New(rand.NewPCG(8, 8))
+	x := make([]float32, planes*w*w)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y, arg := make([]float32, planes*ho*wo), make([]int32, planes*ho*wo)
+	for p := range planes {
+		MaxPool2x2(y[p*ho*wo:], arg[p*ho*wo:], x[p*w*w:], w, ho, wo)
+	}
+	b.SetBytes(int64(4 * (len(x) + 2*len(y))))
+	b.ReportAllocs()
+	for b.Loop() {
+		for p := range planes {
+			MaxPool2x2Grad(x[p*w*w:], y[p*ho*wo:], arg[p*ho*wo:], w, w, ho, wo)
+		}
+	}
+}

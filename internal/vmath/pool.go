@@ -31,3 +31,23 @@ func maxPool2x2Go(y []float32, arg []int32, x []float32, w, ho, wo int) {
 		}
 	}
 }
+
+// MaxPool2x2Grad writes the gradient dx of one plane [H,W] of MaxPool2x2's input from the
+// gradient dy [HO,WO] of its output and the positions arg [HO,WO] it recorded: dx[arg[o]]
+// = dy[o], zero elsewhere (2x2 windows with stride 2 do not overlap). Every element of
+// dx[:h*w] is written, so dx need not be cleared first; nothing past it is.
+func MaxPool2x2Grad(dx, dy []float32, arg []int32, w, h, ho, wo int) {
+	if len(dx) < h*w || len(dy) < ho*wo || len(arg) < ho*wo || wo > w/2 || ho > h/2 {
+		panic("vmath: MaxPool2x2Grad sizes do not fit")
+	}
+	maxPool2x2Grad(dx[:h*w], dy[:ho*wo], arg[:ho*wo], w, ho, wo)
+}
+
+var maxPool2x2Grad = maxPool2x2GradGo
+
+func maxPool2x2GradGo(dx, dy []float32, arg []int32, w, ho, wo int) {
+	clear(dx)
+	for o, i := range arg[:ho*wo] {
+		dx[i] = dy[o]
+	}
+}

@@ -29,28 +29,22 @@ func (p *Plan) WeightGradLen() int { return 36 * p.fp * p.cPad() }
 
 // TransformGradOutput writes D [F',36,Columns] for the chunk's output gradient dy
 // [images][F,H,W] (images <= Lanes): D[f][ξ][t] is (A z A^T)[ξ] for tile t's 4x4 block z
-// of plane f, zeros past the plane, the images and F. scratch is ScratchLen floats.
+// of plane f, zeros past the plane, the images and F. scratch is ScratchLen floats; plane
+// by plane, as TransformInput.
 func (p *Plan) TransformGradOutput(d, dy, scratch []float32, images int) {
 	cols, hw := p.Columns(), p.H*p.W
 	h4, w4 := 4*p.TilesH, 4*p.TilesW
-	plane := h4 * w4 * Lanes
-	for f := range p.F { // plane f of the chunk's images side by side, zero past H and W
-		z := scratch[f*plane : (f+1)*plane]
-		for y := range h4 {
+	z := scratch[:h4*w4*Lanes] // plane f of the chunk's images side by side, zero past H and W
+	clear(z[p.H*w4*Lanes:])
+	tmp := blockScratch(scratch)
+	for f := range p.F {
+		for y := range p.H {
 			row := z[y*w4*Lanes : (y+1)*w4*Lanes]
-			if y >= p.H {
-				clear(row)
-				continue
-			}
 			for x0 := 0; x0 < p.W; x0 += Lanes {
 				gatherRows(row[x0*Lanes:], Lanes, dy[f*hw+y*p.W+x0:], p.F*hw, images, min(Lanes, p.W-x0))
 			}
 			clear(row[p.W*Lanes:])
 		}
-	}
-	tmp := blockScratch(scratch)
-	for f := range p.F {
-		z := scratch[f*plane : (f+1)*plane]
 		block := d[f*36*cols:][:36*cols]
 		for ty := range p.TilesH {
 			for tx := range p.TilesW {

@@ -65,12 +65,12 @@ func (p *Plan) Columns() int {
 
 // WeightsLen, InputLen and OutputLen are the lengths of U (packed, see TransformWeights),
 // V [C,36,Columns] and M [F',36,Columns] (F' = F rounded up to StripRows); ScratchLen is
-// the transforms' scratch: the chunk's padded planes, or its output's, and a block's
-// intermediate values.
+// the transforms' scratch: one padded plane of the chunk, or one of its output's, and a
+// block's intermediate values.
 func (p *Plan) WeightsLen() int { return 36 * p.fp * p.C }
 func (p *Plan) InputLen() int   { return 36 * p.C * p.Columns() }
 func (p *Plan) OutputLen() int  { return 36 * p.fp * p.Columns() }
-func (p *Plan) ScratchLen() int { return Lanes * (max(p.C, p.F)*p.ph*p.pw + 36) }
+func (p *Plan) ScratchLen() int { return Lanes * (p.ph*p.pw + 36) }
 
 // blockScratch is the end of scratch, where the transforms keep a block's intermediate
 // values (not on the stack: the kernels are function values, so it would escape).
@@ -137,13 +137,15 @@ func filterRows(g0, g1, g2 float32) [6]float32 {
 
 // TransformInput writes V [C,36,Columns] for the chunk x [images][C,H,W] (images <=
 // Lanes): V[c][ξ][t] is (B^T d B)[ξ] for tile t's 6x6 patch d of plane c, zeros for the
-// lanes past images and the columns past the tiles.
+// lanes past images and the columns past the tiles. Plane by plane: the chunk's plane c is
+// copied into scratch, padded and side by side, and transformed while it is in cache.
 func (p *Plan) TransformInput(v, x, scratch []float32, images int) {
-	cols, hw, plane := p.Columns(), p.H*p.W, p.ph*p.pw*Lanes
-	for c := range p.C { // plane c of the chunk's images, padded and side by side
-		pad := scratch[c*plane : (c+1)*plane]
-		clear(pad[:p.pw*Lanes])
-		clear(pad[(p.H+1)*p.pw*Lanes:])
+	cols, hw := p.Columns(), p.H*p.W
+	pad := scratch[:p.ph*p.pw*Lanes] // [H+2 or more][W+2 or more][16], zero margins
+	clear(pad[:p.pw*Lanes])
+	clear(pad[(p.H+1)*p.pw*Lanes:])
+	tmp := blockScratch(scratch)
+	for c := range p.C {
 		for y := range p.H {
 			row := pad[(y+1)*p.pw*Lanes:][:p.pw*Lanes]
 			clear(row[:Lanes])
@@ -152,10 +154,6 @@ func (p *Plan) TransformInput(v, x, scratch []float32, images int) {
 				gatherRows(row[(x0+1)*Lanes:], Lanes, x[c*hw+y*p.W+x0:], p.C*hw, images, min(Lanes, p.W-x0))
 			}
 		}
-	}
-	tmp := blockScratch(scratch)
-	for c := range p.C {
-		pad := scratch[c*plane : (c+1)*plane]
 		block := v[c*36*cols:][:36*cols]
 		for ty := range p.TilesH {
 			for tx := range p.TilesW {
@@ -205,10 +203,11 @@ func multiplyTileGo(m []float32, ldm int, u, v []float32, ldv, channels int) {
 
 // TransformOutput writes the chunk's y [images][F,H,W] from M [F',36,Columns]: tile t of
 // plane f is A^T m A + bias[f] for m = (M[f][ξ][t]) (bias may be nil), the last tiles'
-// rows and columns past the plane dropped.
+// rows and columns past the plane dropped. Plane by plane: plane f of the chunk's images,
+// side by side in scratch, is written out to y while it is in cache.
 func (p *Plan) TransformOutput(y, m, bias, scratch []float32, images int) {
 	cols, hw := p.Columns(), p.H*p.W
-	out := scratch[:p.F*hw*Lanes] // [F][H][W][16]
+	plane := scratch[:hw*Lanes] // [H][W][16]
 	tmp := blockScratch(scratch)
 	for f := range p.F {
 		b := float32(0)
@@ -216,17 +215,14 @@ func (p *Plan) TransformOutput(y, m, bias, scratch []float32, images int) {
 			b = bias[f]
 		}
 		block := m[f*36*cols:][:36*cols]
-		plane := out[f*hw*Lanes:][:hw*Lanes]
 		for ty := range p.TilesH {
 			for tx := range p.TilesW {
 				oy, ox := 4*ty, 4*tx
 				outputBlock(plane[(oy*p.W+ox)*Lanes:], p.W*Lanes, min(4, p.H-oy), min(4, p.W-ox), block[(ty*p.TilesW+tx)*Lanes:], cols, b, tmp)
 			}
 		}
-	}
-	for f := range p.F {
 		for px := 0; px < hw; px += Lanes {
-			scatterRows(y[f*hw+px:], p.F*hw, images, min(Lanes, hw-px), out[(f*hw+px)*Lanes:])
+			scatterRows(y[f*hw+px:], p.F*hw, images, min(Lanes, hw-px), plane[px*Lanes:])
 		}
 	}
 }
