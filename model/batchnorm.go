@@ -41,6 +41,9 @@ type bnKernel[T vmath.Float] struct {
 	runMean      []T // [C], shared with the other graph
 	runVar       []T
 	mean, invStd []float64 // of the last forward, per channel
+	scale, shift []T       // [C]: the forward's y = scale*x + shift (before GELU)
+	coef         []float64 // [3C]: dx's a, b and shift per channel (setDxCoefficients)
+	parts        []float64 // [2][N][C]: a pass's sums per plane
 	db, dg       []float64 // sum dy and sum dy*xhat per channel, of the backward under way: sums[:C], sums[C:]
 	sums         []float64 // [2C]: db, then dg
 	local        []float64 // [2C]: the parameters' gradients db and dg of this replica (with sync, its share of all replicas')
@@ -76,47 +79,58 @@ func (k *bnKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 // plane returns the offset of channel c of image i in x [N,C,HW].
 func plane(i, c, ch, hw int) int { return (i*ch + c) * hw }
 
-// bnPass is what Run does: the forward, the backward's per-channel sums, or dx; with the
-// statistics of every replica (sync), the forward's three parts one after another.
+// bnPass is what Run does: the training forward's per-plane sums and squared deviations,
+// the output from the channels' statistics, the backward's per-plane sums, or dx.
 type bnPass int
 
 const (
-	bnForward bnPass = iota
-	bnSums
-	bnDx
-	bnSyncSum   // sync: each channel's sum, summed over the replicas next
-	bnSyncSq    // sync: each channel's squared deviations from the mean of all replicas
-	bnSyncApply // sync: y from the statistics of all replicas
+	bnSum    bnPass = iota // parts: each plane's sum x
+	bnSquare               // parts: each plane's sum (x - mean)^2
+	bnApply                // y = scale*x + shift (then GELU), the channel's scale and shift
+	bnSums                 // parts: each plane's sum dy and sum dy*(x - mean) (dy through GELU first)
+	bnDx                   // dx from the channel's coefficients
 )
 
-// Run does channels [lo, hi) of the pass under way; parallel.For calls it. Each channel's
-// sums run in one order whatever the split, so results do not depend on the core count.
+// Run does images [lo, hi) of the pass under way, every channel of an image in memory
+// order; parallel.For calls it. A channel's planes lie a whole image apart, so visiting
+// them in turn reads memory in jumps the prefetchers do not follow (evaluation's pass ran
+// at ~1 GB/s that way); each plane's sums go to parts [N][C], which the channel's totals
+// then add in image order: the same sums, bit for bit, whatever the split across cores.
 func (k *bnKernel[T]) Run(lo, hi int) {
-	for c := lo; c < hi; c++ {
-		switch k.pass {
-		case bnForward:
-			mean, variance := float64(k.runMean[c]), float64(k.runVar[c])
-			if k.train {
-				mean = k.channelSum(c) / k.m
-				sq := k.squares(c, mean)
-				variance = sq / k.m
-				k.updateRunning(c, mean, sq)
+	for i := lo; i < hi; i++ {
+		for c := range k.ch {
+			off := plane(i, c, k.ch, k.hw)
+			switch k.pass {
+			case bnSum:
+				k.parts[i*k.ch+c] = k.planeSum(off)
+			case bnSquare:
+				k.parts[i*k.ch+c] = k.planeSquares(off, k.mean[c])
+			case bnApply:
+				k.applyPlane(off, k.scale[c], k.shift[c])
+			case bnSums:
+				k.parts[i*k.ch+c], k.parts[(k.n+i)*k.ch+c] = k.planeGradSums(off, c)
+			case bnDx:
+				k.planeDx(off, c)
 			}
-			k.mean[c], k.invStd[c] = mean, 1/math.Sqrt(variance+k.eps)
-			k.apply(c)
-		case bnSyncSum:
-			k.stats[c] = k.channelSum(c)
-		case bnSyncSq:
-			k.stats[c] = k.squares(c, k.mean[c])
-		case bnSyncApply:
-			k.updateRunning(c, k.mean[c], k.stats[c])
-			k.invStd[c] = 1 / math.Sqrt(k.stats[c]/k.m+k.eps)
-			k.apply(c)
-		case bnSums: // db = sum dy, dg = sum dy*xhat
-			k.db[c], k.dg[c] = k.gradSums(c)
-		case bnDx:
-			k.channelDx(c)
 		}
+	}
+}
+
+// pass runs one pass over the batch's images, both cores sharing them.
+func (k *bnKernel[T]) runPass(p bnPass) {
+	k.pass = p
+	parallel.For(k.n, bnMinImages, k)
+}
+
+// channelTotals writes into out[c] the sum over images, in order, of parts [N][C]'s
+// column c (from part, 0 or N: the first or second half of parts).
+func (k *bnKernel[T]) channelTotals(out []float64, part int) {
+	for c := range k.ch {
+		var s float64
+		for i := range k.n {
+			s += k.parts[(part+i)*k.ch+c]
+		}
+		out[c] = s
 	}
 }
 
@@ -128,38 +142,39 @@ func (k *bnKernel[T]) Run(lo, hi int) {
 //	dx = g inv (dy - db/M - (x - mean) inv dg/M) = a dy + b (x - m) + c,
 //	     a = g inv,  b = -g inv^2 dg/M,  c = -g inv db/M - b (mean - m)
 
-// channelSum is sum x over channel c's N*H*W values, plane by plane in image order.
-func (k *bnKernel[T]) channelSum(c int) float64 {
+// planeSum is sum x over the plane at off.
+func (k *bnKernel[T]) planeSum(off int) float64 {
+	p := k.xs[off : off+k.hw]
+	if p32, ok := any(p).([]float32); ok {
+		return vmath.Sum32(p32)
+	}
 	var sum float64
-	for i := range k.n {
-		p := k.xs[plane(i, c, k.ch, k.hw):][:k.hw]
-		if p32, ok := any(p).([]float32); ok {
-			sum += vmath.Sum32(p32)
-			continue
-		}
-		for _, v := range p {
-			sum += float64(v)
-		}
+	for _, v := range p {
+		sum += float64(v)
 	}
 	return sum
 }
 
-// squares is sum (x - mean)^2 over channel c.
-func (k *bnKernel[T]) squares(c int, mean float64) float64 {
-	var sq float64
+// planeSquares is sum (x - mean)^2 over the plane at off (float32: about float32(mean),
+// corrected in squares).
+func (k *bnKernel[T]) planeSquares(off int, mean float64) float64 {
 	if xs, ok := any(k.xs).([]float32); ok {
-		m := float32(mean)
-		for i := range k.n {
-			sq += vmath.SquaredDeviations32(xs[plane(i, c, k.ch, k.hw):][:k.hw], m)
-		}
-		shift := mean - float64(m)
-		return max(sq-k.m*shift*shift, 0)
+		return vmath.SquaredDeviations32(xs[off:off+k.hw], float32(mean))
 	}
-	for i := range k.n {
-		for _, v := range k.xs[plane(i, c, k.ch, k.hw):][:k.hw] {
-			d := float64(v) - mean
-			sq += d * d
-		}
+	var sq float64
+	for _, v := range k.xs[off : off+k.hw] {
+		d := float64(v) - mean
+		sq += d * d
+	}
+	return sq
+}
+
+// squares is channel c's sum (x - mean)^2 over this replica's values from its planes' sums
+// sq (for float32 about m = float32(mean), less this replica's M (mean - m)^2).
+func (k *bnKernel[T]) squares(c int, sq float64) float64 {
+	if _, ok := any(k.xs).([]float32); ok {
+		shift := k.mean[c] - float64(float32(k.mean[c]))
+		return max(sq-float64(k.n*k.hw)*shift*shift, 0)
 	}
 	return sq
 }
@@ -178,6 +193,13 @@ func (k *bnKernel[T]) affine(c int) (scale, shift T) {
 	return T(float64(k.gs[c]) * inv), T(float64(k.bs[c]) - float64(k.gs[c])*inv*mean)
 }
 
+// setAffine fills scale and shift for every channel from mean and invStd.
+func (k *bnKernel[T]) setAffine() {
+	for c := range k.ch {
+		k.scale[c], k.shift[c] = k.affine(c)
+	}
+}
+
 // normalized writes z = scale*x + shift over one plane.
 func normalized[T vmath.Float](z, x []T, scale, shift T) {
 	if z32, ok := any(z).([]float32); ok {
@@ -189,77 +211,69 @@ func normalized[T vmath.Float](z, x []T, scale, shift T) {
 	}
 }
 
-// apply is y = g*(x - mean)*invStd + b over channel c (then GELU, with gelu), plane by plane.
-func (k *bnKernel[T]) apply(c int) {
-	scale, shift := k.affine(c)
-	for i := range k.n {
-		off := plane(i, c, k.ch, k.hw)
-		out := k.ys[off : off+k.hw]
-		normalized(out, k.xs[off:off+k.hw], scale, shift)
-		if k.gelu {
-			geluInto(out, out)
-		}
+// applyPlane is y = scale*x + shift over the plane at off (then GELU, with gelu).
+func (k *bnKernel[T]) applyPlane(off int, scale, shift T) {
+	out := k.ys[off : off+k.hw]
+	normalized(out, k.xs[off:off+k.hw], scale, shift)
+	if k.gelu {
+		geluInto(out, out)
 	}
 }
 
-// gradSums is db = sum dy and dg = sum dy*xhat over channel c. With gelu, dy is dz =
-// dy*GELU'(z), written plane by plane into dx's array (z made again from x in it, then
+// planeGradSums is sum dy and sum dy*(x - mean) over the plane at off of channel c (for
+// float32 about float32(mean), corrected in Backward; for float64 times invStd). With
+// gelu, dy is dz = dy*GELU'(z), written into dx's array (z made again from x in it, then
 // overwritten element by element) just before the plane is summed, while it is in cache.
-func (k *bnKernel[T]) gradSums(c int) (db, dg float64) {
+func (k *bnKernel[T]) planeGradSums(off, c int) (db, dg float64) {
 	mean, inv := k.mean[c], k.invStd[c]
-	scale, shift := k.affine(c)
-	for i := range k.n {
-		off := plane(i, c, k.ch, k.hw)
-		dys := k.dys[off : off+k.hw]
-		if k.gelu {
-			dz := k.dxs[off : off+k.hw]
-			normalized(dz, k.xs[off:off+k.hw], scale, shift)
-			geluGradInto(dz, dz, dys)
-			dys = dz
-		}
-		if d32, ok := any(dys).([]float32); ok {
-			sd, sdx := vmath.GradSums32(d32, any(k.xs[off:off+k.hw]).([]float32), float32(mean))
-			db, dg = db+sd, dg+sdx // dg holds sum dy (x - m) until the end
-			continue
-		}
-		for j, v := range k.xs[off : off+k.hw] {
-			d := float64(dys[j])
-			db += d
-			dg += d * (float64(v) - mean) * inv
-		}
+	dys := k.dys[off : off+k.hw]
+	if k.gelu {
+		dz := k.dxs[off : off+k.hw]
+		normalized(dz, k.xs[off:off+k.hw], k.scale[c], k.shift[c])
+		geluGradInto(dz, dz, dys)
+		dys = dz
 	}
-	if _, ok := any(k.xs).([]float32); ok {
-		dg = (dg - (mean-float64(float32(mean)))*db) * inv
+	if d32, ok := any(dys).([]float32); ok {
+		return vmath.GradSums32(d32, any(k.xs[off:off+k.hw]).([]float32), float32(mean))
+	}
+	for j, v := range k.xs[off : off+k.hw] {
+		d := float64(dys[j])
+		db += d
+		dg += d * (float64(v) - mean) * inv
 	}
 	return db, dg
 }
 
-// channelDx is dx over channel c.
-func (k *bnKernel[T]) channelDx(c int) {
-	mean, inv, gc := k.mean[c], k.invStd[c], float64(k.gs[c])
-	if xs, ok := any(k.xs).([]float32); ok {
-		dys, dxs, m := any(k.dys).([]float32), any(k.dxs).([]float32), float32(mean)
+// setDxCoefficients fills, per channel, dx = a dy + b (x - m) + shift (float32; m the
+// mean rounded to float32) from the sums db and dg (zero outside training).
+func (k *bnKernel[T]) setDxCoefficients() {
+	for c := range k.ch {
+		mean, inv, gc := k.mean[c], k.invStd[c], float64(k.gs[c])
 		a, b, shift := gc*inv, 0.0, 0.0
 		if k.train {
 			b = -gc * inv * inv * k.dg[c] / k.m
-			shift = -gc*inv*k.db[c]/k.m - b*(mean-float64(m))
+			shift = -gc*inv*k.db[c]/k.m - b*(mean-float64(float32(mean)))
 		}
-		for i := range k.n {
-			off := plane(i, c, k.ch, k.hw)
-			vmath.NormGrad32(dxs[off:off+k.hw], dys[off:off+k.hw], xs[off:off+k.hw], float32(a), float32(b), m, float32(shift))
-		}
+		k.coef[3*c], k.coef[3*c+1], k.coef[3*c+2] = a, b, shift
+	}
+}
+
+// planeDx is dx over the plane at off of channel c.
+func (k *bnKernel[T]) planeDx(off, c int) {
+	if xs, ok := any(k.xs).([]float32); ok {
+		dys, dxs := any(k.dys).([]float32), any(k.dxs).([]float32)
+		a, b, shift := k.coef[3*c], k.coef[3*c+1], k.coef[3*c+2]
+		vmath.NormGrad32(dxs[off:off+k.hw], dys[off:off+k.hw], xs[off:off+k.hw], float32(a), float32(b), float32(k.mean[c]), float32(shift))
 		return
 	}
-	for i := range k.n {
-		off := plane(i, c, k.ch, k.hw)
-		for j, v := range k.xs[off : off+k.hw] {
-			d := float64(k.dys[off+j])
-			if k.train {
-				xhat := (float64(v) - mean) * inv
-				d -= k.db[c]/k.m + xhat*k.dg[c]/k.m
-			}
-			k.dxs[off+j] = T(gc * inv * d)
+	mean, inv, gc := k.mean[c], k.invStd[c], float64(k.gs[c])
+	for j, v := range k.xs[off : off+k.hw] {
+		d := float64(k.dys[off+j])
+		if k.train {
+			xhat := (float64(v) - mean) * inv
+			d -= k.db[c]/k.m + xhat*k.dg[c]/k.m
 		}
+		k.dxs[off+j] = T(gc * inv * d)
 	}
 }
 
@@ -281,9 +295,8 @@ func (k *bnKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) error {
 	return nil
 }
 
-// bnMinChannels is the fewest channels worth a core of their own per pass (at 8x8 planes
-// and batch 128, a channel is ~8k elements).
-const bnMinChannels = 2
+// bnMinImages is the fewest images worth a core of their own per pass.
+const bnMinImages = 2
 
 func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	if err := k.bind(in, nil); err != nil {
@@ -295,32 +308,50 @@ func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		k.mean, k.invStd = make([]float64, k.ch), make([]float64, k.ch)
 		k.sums, k.local, k.stats = make([]float64, 2*k.ch), make([]float64, 2*k.ch), make([]float64, k.ch+1)
 		k.db, k.dg = k.sums[:k.ch], k.sums[k.ch:]
+		k.scale, k.shift, k.coef = make([]T, k.ch), make([]T, k.ch), make([]float64, 3*k.ch)
+	}
+	if k.train && len(k.parts) != 2*k.n*k.ch {
+		k.parts = make([]float64, 2*k.n*k.ch)
 	}
 	k.step.Forward()
 	k.m = float64(k.n * k.hw)
-	if !k.train || k.sync == nil {
-		k.pass = bnForward
-		parallel.For(k.ch, bnMinChannels, k)
+	if !k.train {
+		for c := range k.ch {
+			k.mean[c], k.invStd[c] = float64(k.runMean[c]), 1/math.Sqrt(float64(k.runVar[c])+k.eps)
+		}
+		k.setAffine()
+		k.runPass(bnApply)
 		return k.y, nil
 	}
-	// sync: the mean over every replica's batch, then the variance about it
-	k.pass = bnSyncSum
-	parallel.For(k.ch, bnMinChannels, k)
+	// the mean (over every replica's batch with sync), then the variance about it
+	k.runPass(bnSum)
+	k.channelTotals(k.stats[:k.ch], 0)
 	k.stats[k.ch] = k.m
-	if err := k.sync(k.stats); err != nil {
-		return nil, fmt.Errorf("batchnorm statistics: %w", err)
+	if k.sync != nil {
+		if err := k.sync(k.stats); err != nil {
+			return nil, fmt.Errorf("batchnorm statistics: %w", err)
+		}
+		k.m = k.stats[k.ch]
 	}
-	k.m = k.stats[k.ch]
 	for c := range k.ch {
 		k.mean[c] = k.stats[c] / k.m
 	}
-	k.pass = bnSyncSq
-	parallel.For(k.ch, bnMinChannels, k)
-	if err := k.sync(k.stats[:k.ch]); err != nil {
-		return nil, fmt.Errorf("batchnorm statistics: %w", err)
+	k.runPass(bnSquare)
+	k.channelTotals(k.stats[:k.ch], 0)
+	for c := range k.ch {
+		k.stats[c] = k.squares(c, k.stats[c])
 	}
-	k.pass = bnSyncApply
-	parallel.For(k.ch, bnMinChannels, k)
+	if k.sync != nil {
+		if err := k.sync(k.stats[:k.ch]); err != nil {
+			return nil, fmt.Errorf("batchnorm statistics: %w", err)
+		}
+	}
+	for c := range k.ch {
+		k.updateRunning(c, k.mean[c], k.stats[c])
+		k.invStd[c] = 1 / math.Sqrt(k.stats[c]/k.m+k.eps)
+	}
+	k.setAffine()
+	k.runPass(bnApply)
 	return k.y, nil
 }
 
@@ -331,8 +362,17 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
 	k.dxs = graphop.Slice[T](k.dx)
 	if k.step.Backward(wrt) { // once for the three gradient nodes
-		k.pass = bnSums
-		parallel.For(k.ch, bnMinChannels, k)
+		if len(k.parts) != 2*k.n*k.ch {
+			k.parts = make([]float64, 2*k.n*k.ch)
+		}
+		k.runPass(bnSums) // db = sum dy, dg = sum dy*xhat
+		k.channelTotals(k.db, 0)
+		k.channelTotals(k.dg, k.n)
+		if _, ok := any(k.xs).([]float32); ok { // dg held sum dy (x - m)
+			for c := range k.ch {
+				k.dg[c] = (k.dg[c] - (k.mean[c]-float64(float32(k.mean[c])))*k.db[c]) * k.invStd[c]
+			}
+		}
 		if k.train && k.sync != nil { // dx needs the sums over every replica's batch
 			if err := k.sync(k.sums); err != nil {
 				return nil, fmt.Errorf("batchnorm gradient: %w", err)
@@ -363,8 +403,8 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	if k.gelu {
 		k.dys = k.dxs // dz, which dx overwrites element by element
 	}
-	k.pass = bnDx
-	parallel.For(k.ch, bnMinChannels, k)
+	k.setDxCoefficients()
+	k.runPass(bnDx)
 	return k.dx, nil
 }
 
