@@ -15,7 +15,8 @@ import (
 // A convAlgorithm computes a convolution of geometry g over plain NCHW slices, the whole
 // batch in each call, split across cores as it sees fit (x [N,C,H,W], w [F,C,KH,KW],
 // y and dy [N,F,HO,WO]). Each algorithm is a file: gemmConv (im2col and GEMM, any
-// geometry), directConv (package conv3's 3x3 kernels), winogradConv (package winograd's
+// geometry), thinConv (the forward of convolutions with few taps), directConv (package
+// conv3's 3x3 kernels), winogradConv (package winograd's
 // F(4x4, 3x3) for wide stride-1 3x3 convolutions). planConv chooses among them.
 type convAlgorithm[T vmath.Float] interface {
 	// Forward writes y = e(conv(x, w)): plus the bias, plus the residual, then the ReLU,
@@ -67,6 +68,9 @@ func planConv[T vmath.Float](prev *convPlan[T], g *convGeom) (*convPlan[T], erro
 	}
 	gemm := &gemmConv[T]{}
 	p := &convPlan[T]{shape: g.perImage(), forward: gemm, inputGrad: gemm, weightGrd: gemm}
+	if thin := thinFor(g, gemm); thin != nil {
+		p.forward = thin
+	}
 	d, err := directFor[T](g)
 	if err != nil || d == nil {
 		return p, err
@@ -117,7 +121,7 @@ type convPass int
 
 const (
 	convMask convPass = iota // images: dy through the ReLU, with db's plane sums and dr
-	convDB                   // filters: db from dy's planes
+	convDB                   // images: db's plane sums of dy
 )
 
 // conv2d adds a convolution node: x [N,C,H,W], w [F,C,KH,KW], b [F] or nil for none.
@@ -317,19 +321,21 @@ func (k *convNode[T]) maskOutputGrad() {
 func (k *convNode[T]) biasGrad() *tensor.Dense {
 	g := &k.g
 	k.dbTensor = graphop.Reused[T](k.dbTensor, g.f)
-	if k.relu || k.residual {
-		db := graphop.Slice[T](k.dbTensor)
-		for f := range g.f {
-			var sum float64
-			for n := range g.n {
-				sum += k.dbParts[n*g.f+f]
-			}
-			db[f] = T(sum)
+	if !k.relu && !k.residual { // else the mask pass made the planes' sums
+		if len(k.dbParts) != g.n*g.f {
+			k.dbParts = make([]float64, g.n*g.f)
 		}
-		return k.dbTensor
+		k.pass = convDB
+		parallel.For(g.n, 1, k)
 	}
-	k.pass = convDB
-	parallel.For(g.f, 1, k)
+	db := graphop.Slice[T](k.dbTensor)
+	for f := range g.f {
+		var sum float64
+		for n := range g.n {
+			sum += k.dbParts[n*g.f+f]
+		}
+		db[f] = T(sum)
+	}
 	return k.dbTensor
 }
 
@@ -345,14 +351,11 @@ func (k *convNode[T]) Run(lo, hi int) {
 			}
 			k.maskImage(n, dst)
 		}
-	case convDB: // rows are filters: db[f] = sum over images and pixels of dy[:, f]
-		db := graphop.Slice[T](k.dbTensor)
-		for f := lo; f < hi; f++ {
-			var s float64
-			for n := range g.n {
-				s += planeSum(k.dy[n*g.o+f*g.hw:][:g.hw])
+	case convDB: // an image at a time (in memory order), each plane's sum of dy for db
+		for n := lo; n < hi; n++ {
+			for f := range g.f {
+				k.dbParts[n*g.f+f] = planeSum(k.dy[n*g.o+f*g.hw:][:g.hw])
 			}
-			db[f] = T(s)
 		}
 	}
 }

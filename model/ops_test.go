@@ -544,6 +544,9 @@ func TestConv2dFloat32(t *testing.T) {
 		{2, 4, 32, 32, 7, 3, 2, 1},   // strided, filters not a multiple of 4: direct
 		{18, 64, 7, 7, 64, 3, 1, 1},  // Winograd, a chunk of 16 images and one of 2
 		{3, 64, 15, 15, 70, 3, 1, 1}, // Winograd, filters not a multiple of 6
+		{3, 3, 32, 32, 24, 2, 1, 0},  // thin forward (airbench's whitening), GEMM dx and dw
+		{2, 2, 10, 20, 5, 3, 1, 0},   // thin, filters not a multiple of 8, rows of 18
+		{2, 2, 10, 12, 5, 3, 1, 0},   // rows of 10: GEMM
 	} {
 		tol := 2e-5
 		if tc.k == 3 && tc.s == 1 && min(tc.c, tc.f) >= winogradMinChannels {
