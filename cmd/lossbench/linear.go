@@ -161,20 +161,23 @@ func measureLinear(n, d, v int, c config) ([]linearRow, error) {
 		}
 		peakStart := heapInUse()
 		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		total := ms.TotalAlloc
 		r := linearRow{Framework: "xent", Impl: impl, N: n, D: d, V: v, Dtype: "float32"}
 		us := make([]float64, c.runs)
+		stepAlloc := uint64(math.MaxUint64)
 		for i := range us {
+			runtime.ReadMemStats(&ms)
+			total := ms.TotalAlloc
 			t := time.Now()
 			if l, err = step(p); err != nil {
 				return nil, err
 			}
 			us[i] = float64(time.Since(t).Microseconds())
+			runtime.ReadMemStats(&ms)
+			stepAlloc = min(stepAlloc, ms.TotalAlloc-total)
 		}
-		runtime.ReadMemStats(&ms)
-		// what the implementation keeps, and what one step allocated on top of it
-		r.ExtraBytes = int64(peakStart-before) + int64(ms.TotalAlloc-total)/int64(c.runs)
+		// what the implementation keeps, and what a step allocated on top of it (the
+		// fewest bytes of any run: a run may also count the runtime's own, once)
+		r.ExtraBytes = int64(peakStart-before) + int64(stepAlloc)
 		slices.Sort(us)
 		r.FwdBwdUs, r.FwdBwdMin, r.FwdBwdMax = us[len(us)/2], us[0], us[len(us)-1]
 		r.GFlops = 6 * float64(n) * float64(d) * float64(v) / (r.FwdBwdUs * 1e3)

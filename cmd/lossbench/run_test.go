@@ -53,7 +53,7 @@ func TestFlagErrors(t *testing.T) {
 func TestLinearWritesTableAndJSON(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "linear.json")
 	var stdout bytes.Buffer
-	if err := run([]string{"-linear", "64x8x300,40x5x77", "-runs", "1", "-chunk", "16", "-peak", "100", "-json", out}, &stdout); err != nil {
+	if err := run([]string{"-linear", "64x8x300,40x5x77", "-runs", "3", "-chunk", "16", "-peak", "100", "-json", out}, &stdout); err != nil {
 		t.Fatal(err)
 	}
 	rows := readRows(t, out)
