@@ -234,13 +234,11 @@ func (b *Builder) BatchNorm(name string, x *gorgonia.Node, c BatchNormConfig) *g
 	return b.batchNorm(name, x, c, false)
 }
 
-// BatchNormGELU is GELU(BatchNorm(x)) with the options of c: in the training graph one node
-// (two passes over the batch and the BatchNorm's output array fewer, the same arithmetic);
-// in the evaluation graph the two layers, as exporters and Infer read them.
+// BatchNormGELU is GELU(BatchNorm(x)) with the options of c: one node (two passes over the
+// batch and the BatchNorm's output array fewer, the same arithmetic), recorded as two ops,
+// a BatchNorm and a GELU reading it, both with the node as their output (exporters read
+// the ops; Infer runs the node once, for the first).
 func (b *Builder) BatchNormGELU(name string, x *gorgonia.Node, c BatchNormConfig) *gorgonia.Node {
-	if !b.train {
-		return b.GELU(b.BatchNorm(name, x, c))
-	}
 	y := b.batchNorm(name, x, c, true)
 	if y == nil {
 		return nil

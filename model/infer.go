@@ -18,6 +18,7 @@ type inference struct {
 	in     [][]gorgonia.Value // each op's kernel inputs: earlier outputs and parameters
 	from   [][]int            // and where each comes from: an op, -1 the images, -2 a parameter
 	kernel []graphop.Kernel   // nil for flatten and scale, which are done here
+	same   []bool             // the op's node is the one before's (a GELU fused into its BatchNorm)
 }
 
 // Infer runs the evaluation graph on the images bound to Eval.Input ([EvalBatch,3,32,32])
@@ -37,6 +38,10 @@ func (n *Net) Infer() ([]float32, error) {
 	for i, op := range n.Ops {
 		if graphop.Planned(n.evalNodes[i]) {
 			return nil, fmt.Errorf("model: %s: Infer cannot run an evaluation graph whose memory an Arena planned for a machine", n.Name)
+		}
+		if inf.same[i] { // the node ran for the op before
+			inf.out[i] = inf.out[i-1]
+			continue
 		}
 		in := inf.in[i]
 		for j, src := range inf.from[i] {
@@ -70,8 +75,12 @@ func (n *Net) Infer() ([]float32, error) {
 // parameters its kernel reads (Builder passes weight, then bias).
 func (n *Net) newInference() (*inference, error) {
 	inf := &inference{out: make([]gorgonia.Value, len(n.Ops)), in: make([][]gorgonia.Value, len(n.Ops)),
-		from: make([][]int, len(n.Ops)), kernel: make([]graphop.Kernel, len(n.Ops))}
+		from: make([][]int, len(n.Ops)), kernel: make([]graphop.Kernel, len(n.Ops)), same: make([]bool, len(n.Ops))}
 	for i, op := range n.Ops {
+		if i > 0 && n.evalNodes[i] == n.evalNodes[i-1] {
+			inf.same[i] = true
+			continue
+		}
 		from := []int{op.Inputs[0]}
 		var params []string
 		switch op.Kind {
