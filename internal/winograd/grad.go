@@ -36,12 +36,15 @@ func (p *Plan) TransformGradOutput(d, dy, scratch []float32, images int) {
 	h4, w4 := 4*p.TilesH, 4*p.TilesW
 	z := scratch[:h4*w4*Lanes] // plane f of the chunk's images side by side, zero past H and W
 	clear(z[p.H*w4*Lanes:])
-	tmp := blockScratch(scratch)
+	tmp, planes := blockScratch(scratch), p.planes(scratch)
 	for f := range p.F {
+		for n := range images {
+			copy(planes[n*hw:][:hw], dy[(n*p.F+f)*hw:][:hw])
+		}
 		for y := range p.H {
 			row := z[y*w4*Lanes : (y+1)*w4*Lanes]
 			for x0 := 0; x0 < p.W; x0 += Lanes {
-				gatherRows(row[x0*Lanes:], Lanes, dy[f*hw+y*p.W+x0:], p.F*hw, images, min(Lanes, p.W-x0))
+				gatherRows(row[x0*Lanes:], Lanes, planes[y*p.W+x0:], hw, images, min(Lanes, p.W-x0))
 			}
 			clear(row[p.W*Lanes:])
 		}
