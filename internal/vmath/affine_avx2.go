@@ -4,11 +4,31 @@ package vmath
 
 import "simd/archsimd"
 
-// Affine32 is memory-bound: the AVX2 kernel serves AVX-512 processors too.
 func init() {
 	if archsimd.X86.AVX2() {
 		affine32 = affine32AVX2
 	}
+	if archsimd.X86.AVX512() {
+		affine32 = affine32AVX512
+	}
+}
+
+// affine32AVX512 is affine32Go 16 elements a step (VMULPS then VADDPS, the same roundings);
+// a tail of fewer than 16 as gelu32AVX512's (the last 16 values computed before the steps,
+// dst may alias x, stored after them), where the AVX2 kernel masked its last step.
+func affine32AVX512(dst, x []float32, a, b float32) {
+	n := len(x)
+	if n < 16 {
+		affine32AVX2(dst, x, a, b)
+		return
+	}
+	va, vb := archsimd.BroadcastFloat32x16(a), archsimd.BroadcastFloat32x16(b)
+	last := archsimd.LoadFloat32x16Slice(x[n-16:]).Mul(va).Add(vb)
+	for i := 0; i+16 <= n; i += 16 {
+		archsimd.LoadFloat32x16Slice(x[i:]).Mul(va).Add(vb).StoreSlice(dst[i:])
+	}
+	last.StoreSlice(dst[n-16 : n])
+	archsimd.ClearAVXUpperBits()
 }
 
 // affine32AVX2 is affine32Go 32 elements a step (VMULPS then VADDPS, the same roundings),

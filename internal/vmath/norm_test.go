@@ -40,3 +40,47 @@ func TestNormKernels(t *testing.T) {
 		}
 	}
 }
+
+// The plane kernels' tails: GradSums32 of n values is bit for bit GradSums32 of the same
+// values zero-padded to a multiple of 16 (which has no tail), and NormGrad32, GELU32 and
+// GELUGrad32 give the same bits in place (dx on dy, dst on x, dx on x: as BatchNorm + GELU
+// call them) as out of place.
+func TestPlaneKernelTails(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, n := range []int{1, 15, 17, 31, 49, 225, 300} {
+		x, dy := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], dy[i] = float32(3+rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		padded := (n + 15) / 16 * 16
+		xp, dyp := append(append([]float32{}, x...), make([]float32, padded-n)...), append(append([]float32{}, dy...), make([]float32, padded-n)...)
+		s, sx := GradSums32(dy, x, 3.1)
+		ps, psx := GradSums32(dyp, xp, 3.1)
+		if math.Float64bits(s) != math.Float64bits(ps) || math.Float64bits(sx) != math.Float64bits(psx) {
+			t.Errorf("n %d: GradSums32 %v, %v; zero-padded %v, %v", n, s, sx, ps, psx)
+		}
+		same := func(name string, got, want []float32) {
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n %d: %s in place [%d] = %v, out of place %v", n, name, i, got[i], want[i])
+				}
+			}
+		}
+		want, got := make([]float32, n), append([]float32{}, dy...)
+		NormGrad32(want, dy, x, 0.7, -0.2, 3.1, 0.05)
+		NormGrad32(got, got, x, 0.7, -0.2, 3.1, 0.05)
+		same("NormGrad32", got, want)
+		got = append(got[:0], x...)
+		GELU32(want, x)
+		GELU32(got, got)
+		same("GELU32", got, want)
+		got = append(got[:0], x...)
+		GELUGrad32(want, x, dy)
+		GELUGrad32(got, got, dy)
+		same("GELUGrad32", got, want)
+		got = append(got[:0], x...)
+		Affine32(want, x, 0.3, -1)
+		Affine32(got, got, 0.3, -1)
+		same("Affine32", got, want)
+	}
+}
