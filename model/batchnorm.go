@@ -102,7 +102,7 @@ func (k *bnKernel[T]) Run(lo, hi int) {
 			off := plane(i, c, k.ch, k.hw)
 			switch k.pass {
 			case bnSum:
-				k.parts[i*k.ch+c] = k.planeSum(off)
+				k.parts[i*k.ch+c] = planeSum(k.xs[off : off+k.hw])
 			case bnSquare:
 				k.parts[i*k.ch+c] = k.planeSquares(off, k.mean[c])
 			case bnApply:
@@ -116,7 +116,7 @@ func (k *bnKernel[T]) Run(lo, hi int) {
 	}
 }
 
-// pass runs one pass over the batch's images, both cores sharing them.
+// runPass runs pass p over the batch's images, the cores sharing them.
 func (k *bnKernel[T]) runPass(p bnPass) {
 	k.pass = p
 	parallel.For(k.n, bnMinImages, k)
@@ -125,13 +125,7 @@ func (k *bnKernel[T]) runPass(p bnPass) {
 // channelTotals writes into out[c] the sum over images, in order, of parts [N][C]'s
 // column c (from part, 0 or N: the first or second half of parts).
 func (k *bnKernel[T]) channelTotals(out []float64, part int) {
-	for c := range k.ch {
-		var s float64
-		for i := range k.n {
-			s += k.parts[(part+i)*k.ch+c]
-		}
-		out[c] = s
-	}
+	columnTotals(out[:k.ch], k.parts[part*k.ch:], k.n)
 }
 
 // The float32 passes run package vmath's plane kernels (AVX-512 where built), which take
@@ -141,19 +135,6 @@ func (k *bnKernel[T]) channelTotals(out []float64, part int) {
 //	sum dy (x - mean)   = sum dy (x - m) - (mean - m) sum dy
 //	dx = g inv (dy - db/M - (x - mean) inv dg/M) = a dy + b (x - m) + c,
 //	     a = g inv,  b = -g inv^2 dg/M,  c = -g inv db/M - b (mean - m)
-
-// planeSum is sum x over the plane at off.
-func (k *bnKernel[T]) planeSum(off int) float64 {
-	p := k.xs[off : off+k.hw]
-	if p32, ok := any(p).([]float32); ok {
-		return vmath.Sum32(p32)
-	}
-	var sum float64
-	for _, v := range p {
-		sum += float64(v)
-	}
-	return sum
-}
 
 // planeSquares is sum (x - mean)^2 over the plane at off (float32: about float32(mean),
 // corrected in squares).
@@ -310,8 +291,8 @@ func (k *bnKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 		k.db, k.dg = k.sums[:k.ch], k.sums[k.ch:]
 		k.scale, k.shift, k.coef = make([]T, k.ch), make([]T, k.ch), make([]float64, 3*k.ch)
 	}
-	if k.train && len(k.parts) != 2*k.n*k.ch {
-		k.parts = make([]float64, 2*k.n*k.ch)
+	if k.train {
+		k.parts = sized(k.parts, 2*k.n*k.ch)
 	}
 	k.step.Forward()
 	k.m = float64(k.n * k.hw)
@@ -362,9 +343,7 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	k.dx = graphop.Reused[T](k.dx, in[0].Shape()...)
 	k.dxs = graphop.Slice[T](k.dx)
 	if k.step.Backward(wrt) { // once for the three gradient nodes
-		if len(k.parts) != 2*k.n*k.ch {
-			k.parts = make([]float64, 2*k.n*k.ch)
-		}
+		k.parts = sized(k.parts, 2*k.n*k.ch)
 		k.runPass(bnSums) // db = sum dy, dg = sum dy*xhat
 		k.channelTotals(k.db, 0)
 		k.channelTotals(k.dg, k.n)

@@ -106,11 +106,12 @@ type convNode[T vmath.Float] struct {
 	// this step's
 	g              convGeom
 	x, w, b, r, y  []T
-	dy             []T // the output gradient; through the ReLU once masked
-	dym            []T // dy * [y > 0] (with the ReLU, outside the fused backward)
-	dr             []T // the residual's gradient
-	dbParts        []float64
-	fused, fusedDX bool // this step's dw (and dx) came from the fused backward
+	dy             []T       // the output gradient; through the ReLU once masked
+	dym            []T       // dy * [y > 0] (with the ReLU, outside the fused backward)
+	dr             []T       // the residual's gradient
+	dbParts        []float64 // [N,F]: each plane's sum of dy
+	dbSum          []float64 // [F]: db before its rounding to T
+	fused, fusedDX bool      // this step's dw (and dx) came from the fused backward
 	pass           convPass
 
 	yTensor, dxTensor, dwTensor, dbTensor, drTensor *tensor.Dense // the values it returns, reused every step
@@ -292,8 +293,8 @@ func (k *convNode[T]) maskOutputGrad() {
 		k.drTensor = graphop.Reused[T](k.drTensor, g.n, g.f, g.ho, g.wo)
 		k.dr = graphop.Slice[T](k.drTensor)
 	}
-	if !k.noBias && len(k.dbParts) != g.n*g.f {
-		k.dbParts = make([]float64, g.n*g.f)
+	if !k.noBias {
+		k.dbParts = sized(k.dbParts, g.n*g.f)
 	}
 	d := k.plan.direct
 	k.fused = d != nil && d.grad && k.step.Wanted(1)
@@ -322,19 +323,15 @@ func (k *convNode[T]) biasGrad() *tensor.Dense {
 	g := &k.g
 	k.dbTensor = graphop.Reused[T](k.dbTensor, g.f)
 	if !k.relu && !k.residual { // else the mask pass made the planes' sums
-		if len(k.dbParts) != g.n*g.f {
-			k.dbParts = make([]float64, g.n*g.f)
-		}
+		k.dbParts = sized(k.dbParts, g.n*g.f)
 		k.pass = convDB
 		parallel.For(g.n, 1, k)
 	}
+	k.dbSum = sized(k.dbSum, g.f)
+	columnTotals(k.dbSum, k.dbParts, g.n)
 	db := graphop.Slice[T](k.dbTensor)
-	for f := range g.f {
-		var sum float64
-		for n := range g.n {
-			sum += k.dbParts[n*g.f+f]
-		}
-		db[f] = T(sum)
+	for f, v := range k.dbSum {
+		db[f] = T(v)
 	}
 	return k.dbTensor
 }

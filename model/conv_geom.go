@@ -88,6 +88,17 @@ func sumGroups[T vmath.Float](dw, parts []T) {
 	}
 }
 
+// columnTotals writes out[j] = the sum of column j of parts [rows][len(out)], adding the
+// rows in order (as a loop down each column would) but reading them in memory order.
+func columnTotals(out, parts []float64, rows int) {
+	clear(out)
+	for r := range rows {
+		for j, v := range parts[r*len(out):][:len(out)] {
+			out[j] += v
+		}
+	}
+}
+
 // planeSum returns the sum of s in float64 (vmath.Sum32 for float32: an AVX-512 kernel in
 // that build; in four running sums otherwise, as one running sum waits on every addition:
 // the bias gradients took 8% of resnet-tiny's training step that way).

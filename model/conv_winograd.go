@@ -92,9 +92,9 @@ var winogradCall struct {
 }
 
 // sized returns b with length n, reallocated if its capacity is less.
-func sized(b []float32, n int) []float32 {
+func sized[E any](b []E, n int) []E {
 	if cap(b) < n {
-		return make([]float32, n)
+		return make([]E, n)
 	}
 	return b[:n]
 }
