@@ -11,6 +11,7 @@ import (
 	"example.com/xent/internal/graphop"
 	"example.com/xent/internal/parallel"
 	"example.com/xent/internal/vmath"
+	"example.com/xent/internal/winograd"
 )
 
 // bnKernel is BatchNorm2d over x [N,C,H,W] with scale g [C] and shift b [C], as PyTorch's:
@@ -36,6 +37,7 @@ import (
 type bnKernel[T vmath.Float] struct {
 	train        bool
 	gelu         bool // the output is GELU(y)
+	lanes        bool // x [N,C,H,W] is in the lanes layout (lanes.go): a chunk of 16 images is one of n
 	momentum     float64
 	eps          float64
 	runMean      []T // [C], shared with the other graph
@@ -60,7 +62,7 @@ type bnKernel[T vmath.Float] struct {
 }
 
 func (k *bnKernel[T]) String() string {
-	return fmt.Sprintf("xent.BatchNorm2d{train=%v gelu=%v momentum=%v eps=%v sync=%v stats=%p}", k.train, k.gelu, k.momentum, k.eps, k.sync != nil, k.runMean)
+	return fmt.Sprintf("xent.BatchNorm2d{train=%v gelu=%v lanes=%v momentum=%v eps=%v sync=%v stats=%p}", k.train, k.gelu, k.lanes, k.momentum, k.eps, k.sync != nil, k.runMean)
 }
 func (k *bnKernel[T]) DiffWRT() []bool           { return []bool{true, true, true} }
 func (k *bnKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&k.y, &k.dx, nil, nil} }
@@ -273,6 +275,9 @@ func (k *bnKernel[T]) bind(in []gorgonia.Value, grad gorgonia.Value) error {
 	}
 	s := in[0].Shape()
 	k.n, k.ch, k.hw = s[0], s[1], s[2]*s[3]
+	if k.lanes { // chunk i's channel c is one run of 16 planes side by side
+		k.n, k.hw = s[0]/winograd.Lanes, s[2]*s[3]*winograd.Lanes
+	}
 	return nil
 }
 
@@ -390,11 +395,11 @@ func (k *bnKernel[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 // batchNorm applies the kernel to x [N,C,H,W]; with sum (sync BN, training only), the
 // statistics and the gradient's sums are those of every replica's batch together; with
 // gelu, the node is GELU(BatchNorm(x)).
-func batchNorm(x, g, b *gorgonia.Node, runMean, runVar tensor.Tensor, train, gelu bool, momentum, eps float64, sum func([]float64) error) (*gorgonia.Node, error) {
+func batchNorm(x, g, b *gorgonia.Node, runMean, runVar tensor.Tensor, train, gelu, lanes bool, momentum, eps float64, sum func([]float64) error) (*gorgonia.Node, error) {
 	if x.Dtype() == tensor.Float64 {
 		return graphop.Apply(&bnKernel[float64]{train: train, gelu: gelu, momentum: momentum, eps: eps, sync: sum,
 			runMean: runMean.Data().([]float64), runVar: runVar.Data().([]float64)}, x, g, b)
 	}
-	return graphop.Apply(&bnKernel[float32]{train: train, gelu: gelu, momentum: momentum, eps: eps, sync: sum,
+	return graphop.Apply(&bnKernel[float32]{train: train, gelu: gelu, lanes: lanes, momentum: momentum, eps: eps, sync: sum,
 		runMean: runMean.Data().([]float32), runVar: runVar.Data().([]float32)}, x, g, b)
 }

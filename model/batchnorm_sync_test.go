@@ -21,7 +21,7 @@ func bnRun(t *testing.T, x, r []float64, n int, sum func([]float64) error) (y, d
 	bn := G.NewVector(g, tensor.Float64, G.WithShape(3), G.WithName("b"), G.WithValue(tensor.New(tensor.WithBacking([]float64{0.1, 0.2, 0.3}))))
 	rn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(shape...), G.WithName("r"), G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(slices.Clone(r)))))
 	mean, variance := tensor.New(tensor.WithBacking([]float64{0, 1, 2})), tensor.New(tensor.WithBacking([]float64{1, 2, 3}))
-	out := G.Must(batchNorm(xn, gn, bn, mean, variance, true, false, 0.1, 1e-5, sum))
+	out := G.Must(batchNorm(xn, gn, bn, mean, variance, true, false, false, 0.1, 1e-5, sum))
 	cost := G.Must(G.Sum(G.Must(G.HadamardProd(out, rn))))
 	grads, err := G.Grad(cost, xn, gn, bn)
 	if err != nil {

@@ -37,13 +37,14 @@ type Builder struct {
 	opNodes []*gorgonia.Node       // the output node of each op
 	opOf    map[*gorgonia.Node]int // the op whose output a node is; the images are -1
 	names   map[string]bool
+	lanes   map[*gorgonia.Node]bool // the nodes that hold the lanes layout (lanes.go)
 	err     error
 }
 
 func newBuilder(g *gorgonia.ExprGraph, params *Params, train bool, init Init, seed uint64, step *uint64) *Builder {
 	return &Builder{g: g, train: train, init: init, params: params, seed: seed, step: step,
 		rng: rand.New(rand.NewPCG(seed, 0x696e6974)), byParam: map[string]*gorgonia.Node{}, names: map[string]bool{},
-		opOf: map[*gorgonia.Node]int{}}
+		opOf: map[*gorgonia.Node]int{}, lanes: map[*gorgonia.Node]bool{}}
 }
 
 // Err returns the first error met.
@@ -120,6 +121,7 @@ func (b *Builder) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node 
 	if !b.ok(x) || !b.layer(name) {
 		return nil
 	}
+	x = b.plain(x)
 	if x.Shape().Dims() != 2 {
 		return b.fail(fmt.Errorf("model: %s: input %v, want [N, features] (Flatten first)", name, x.Shape()))
 	}
@@ -187,10 +189,25 @@ func (b *Builder) ConvAdd(name string, x, r *gorgonia.Node, c ConvConfig) *gorgo
 	if !b.ok(w) || (!c.NoBias && !b.ok(bias)) {
 		return nil
 	}
-	y, err := convFused(x, w, bias, r, c.Stride, c.Pad, c.ReLU)
+	lanes, err := b.lanesConv(x, w, r, c)
 	if err != nil {
 		return b.fail(fmt.Errorf("model: %s: %w", name, err))
 	}
+	var y *gorgonia.Node
+	if lanes {
+		x = b.inLanes(x)
+		if !b.ok(x) {
+			return nil
+		}
+		y, err = convLanes(x, w, c.Stride, c.Pad)
+	} else {
+		x, r = b.plain(x), b.plain(r)
+		y, err = convFused(x, w, bias, r, c.Stride, c.Pad, c.ReLU)
+	}
+	if err != nil {
+		return b.fail(fmt.Errorf("model: %s: %w", name, err))
+	}
+	b.lanes[y] = lanes
 	s := y.Shape()
 	if r != nil && !r.Shape().Eq(s) {
 		return b.fail(fmt.Errorf("model: %s: residual %v for an output %v", name, r.Shape(), s))
@@ -278,7 +295,10 @@ func (b *Builder) batchNorm(name string, x *gorgonia.Node, c BatchNormConfig, ge
 	if c.FixedScale {
 		params = ch
 	}
-	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, gelu, c.Momentum, c.Eps, b.sum)
+	y, err := batchNorm(x, g, sh, mean.T, variance.T, b.train, gelu, b.lanes[x], c.Momentum, c.Eps, b.sum)
+	if err == nil {
+		b.lanes[y] = b.lanes[x]
+	}
 	return b.add(y, err, Layer{Name: name, Kind: "batchnorm", Params: params}, Op{Kind: OpBatchNorm, Name: name, Eps: c.Eps, Momentum: c.Momentum, FixedScale: c.FixedScale}, x)
 }
 
@@ -288,6 +308,9 @@ func (b *Builder) GELU(x *gorgonia.Node) *gorgonia.Node {
 		return nil
 	}
 	y, err := gelu(x)
+	if err == nil {
+		b.lanes[y] = b.lanes[x] // elementwise: either layout
+	}
 	return b.add(y, err, Layer{Name: fmt.Sprintf("gelu%d", len(b.layers)), Kind: "gelu"}, Op{Kind: OpGELU}, x)
 }
 
@@ -297,6 +320,9 @@ func (b *Builder) ReLU(x *gorgonia.Node) *gorgonia.Node {
 		return nil
 	}
 	y, err := relu(x)
+	if err == nil {
+		b.lanes[y] = b.lanes[x] // elementwise: either layout
+	}
 	return b.add(y, err, Layer{Name: fmt.Sprintf("relu%d", len(b.layers)), Kind: "relu"}, Op{Kind: OpReLU}, x)
 }
 
@@ -308,7 +334,14 @@ func (b *Builder) MaxPool2d(x *gorgonia.Node, k int) *gorgonia.Node {
 	if k < 1 {
 		return b.fail(fmt.Errorf("model: max pool of size %d", k))
 	}
-	y, err := maxPool(x, k)
+	lanes := b.lanes[x] && k == 2
+	if !lanes {
+		x = b.plain(x)
+	}
+	y, err := maxPool(x, k, lanes)
+	if err == nil {
+		b.lanes[y] = lanes
+	}
 	return b.add(y, err, Layer{Name: fmt.Sprintf("maxpool%d", len(b.layers)), Kind: fmt.Sprintf("maxpool%d", k)}, Op{Kind: OpMaxPool, K: k}, x)
 }
 
@@ -317,6 +350,7 @@ func (b *Builder) GlobalAvgPool(x *gorgonia.Node) *gorgonia.Node {
 	if !b.ok(x) {
 		return nil
 	}
+	x = b.plain(x)
 	y, err := globalAvgPool(x)
 	return b.add(y, err, Layer{Name: fmt.Sprintf("avgpool%d", len(b.layers)), Kind: "global avg pool"}, Op{Kind: OpAvgPool}, x)
 }
@@ -326,6 +360,7 @@ func (b *Builder) Flatten(x *gorgonia.Node) *gorgonia.Node {
 	if !b.ok(x) {
 		return nil
 	}
+	x = b.plain(x)
 	s := x.Shape()
 	y, err := gorgonia.Reshape(x, tensor.Shape{s[0], s.TotalSize() / s[0]})
 	return b.add(y, err, Layer{Name: fmt.Sprintf("flatten%d", len(b.layers)), Kind: "flatten"}, Op{Kind: OpFlatten}, x)
@@ -343,6 +378,7 @@ func (b *Builder) Dropout(x *gorgonia.Node, p float64) *gorgonia.Node {
 	if !b.train || p == 0 {
 		return x
 	}
+	x = b.plain(x) // its masks are drawn in NCHW order
 	y, err := dropout(x, p, b.seed^uint64(len(b.layers))<<32^uint64(b.replica)*0x9e3779b97f4a7c15, b.step)
 	// in the training graph only: the evaluation graph, which Net.Ops records, has none
 	return b.add(y, err, Layer{Name: fmt.Sprintf("dropout%d", len(b.layers)), Kind: fmt.Sprintf("dropout %.2g", p)}, Op{Kind: "dropout"}, x)
@@ -356,7 +392,13 @@ func (b *Builder) Add(x, y *gorgonia.Node) *gorgonia.Node {
 	if !x.Shape().Eq(y.Shape()) {
 		return b.fail(fmt.Errorf("model: residual add of %v and %v", x.Shape(), y.Shape()))
 	}
+	if !b.lanes[x] || !b.lanes[y] {
+		x, y = b.plain(x), b.plain(y)
+	}
 	z, err := add(x, y)
+	if err == nil {
+		b.lanes[z] = b.lanes[x] // elementwise: either layout, both alike
+	}
 	return b.add(z, err, Layer{Name: fmt.Sprintf("add%d", len(b.layers)), Kind: "residual add"}, Op{Kind: OpAdd}, x, y)
 }
 
@@ -365,6 +407,7 @@ func (b *Builder) Scale(x *gorgonia.Node, s float64) *gorgonia.Node {
 	if !b.ok(x) {
 		return nil
 	}
+	x = b.plain(x)
 	y, err := gorgonia.Mul(x, gorgonia.NewConstant(float32(s)))
 	return b.add(y, err, Layer{Name: fmt.Sprintf("scale%d", len(b.layers)), Kind: fmt.Sprintf("scale %g", s)}, Op{Kind: OpScale, Scale: s}, x)
 }

@@ -100,6 +100,7 @@ type convNode[T vmath.Float] struct {
 	noBias      bool
 	residual    bool // a last input r [N,F,HO,WO] is added to the output
 	relu        bool // the output is max(., 0) of the sum
+	lanes       bool // x, y and their gradients are in the lanes layout (lanes.go): Winograd only
 	plan        *convPlan[T]
 	step        graphop.Step
 
@@ -149,8 +150,14 @@ func convFused(x, w, b, r *gorgonia.Node, stride, pad int, relu bool) (*gorgonia
 	return graphop.Apply(k, in...)
 }
 
+// convLanes adds a convolution node without bias, residual or ReLU whose x and y are in
+// the lanes layout: float32, run by Winograd (Builder.lanesConv checks that it applies).
+func convLanes(x, w *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
+	return graphop.Apply(&convNode[float32]{stride: stride, pad: pad, noBias: true, lanes: true}, x, w)
+}
+
 func (k *convNode[T]) String() string {
-	return fmt.Sprintf("xent.Conv2d{stride=%d pad=%d nobias=%v residual=%v relu=%v}", k.stride, k.pad, k.noBias, k.residual, k.relu)
+	return fmt.Sprintf("xent.Conv2d{stride=%d pad=%d nobias=%v residual=%v relu=%v lanes=%v}", k.stride, k.pad, k.noBias, k.residual, k.relu, k.lanes)
 }
 
 func (k *convNode[T]) Types() ([]hm.Type, hm.Type) {
@@ -208,6 +215,13 @@ func (k *convNode[T]) bind(in []gorgonia.Value, grad gorgonia.Value) (err error)
 	}
 	if k.plan, err = planConv(k.plan, &k.g); err != nil {
 		return err
+	}
+	if k.lanes {
+		wc, ok := any(k.plan.forward).(*winogradConv)
+		if !ok || !wc.lanesOK() {
+			return fmt.Errorf("conv of %v in the lanes layout: Winograd does not run it", in[0].Shape())
+		}
+		wc.lanes = true
 	}
 	if k.x, err = graphop.Data[T](in[0], "conv input"); err != nil {
 		return err

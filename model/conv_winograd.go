@@ -41,6 +41,7 @@ type winogradConv struct {
 	src, dst   []float32 // x and y, dy and dx, or x and dy
 	n, in, out int       // images, floats per image of src and dst
 	e          epilogue[float32]
+	lanes      bool // src and dst are in the lanes layout (lanes.go), whole chunks of 16 images
 }
 
 type winogradPass int
@@ -126,6 +127,10 @@ func winogradFor(g *convGeom, dw *directConv) (*winogradConv, error) {
 	return &winogradConv{fwd: fwd, bwd: bwd, dw: dw}, nil
 }
 
+// lanesOK reports whether the convolution can run in the lanes layout: its dw by
+// Winograd too (the direct kernel's is NCHW).
+func (c *winogradConv) lanesOK() bool { return c.fwd.WeightGradOK() }
+
 // Forward writes y = e(conv(x, w)): the bias in the output transform, the residual and the
 // ReLU after it, image by image.
 func (c *winogradConv) Forward(g *convGeom, y, x, w []float32, e epilogue[float32]) {
@@ -201,6 +206,12 @@ func (c *winogradConv) Run(lo, hi int) {
 	for k := lo; k < hi; k++ {
 		n0 := k * winograd.Lanes
 		n1 := min(c.n, n0+winograd.Lanes)
+		if c.lanes {
+			p.TransformInputLanes(b.v, c.src[n0*c.in:n1*c.in], b.scratch)
+			p.Multiply(b.m, c.u, b.v)
+			p.TransformOutputLanes(c.dst[n0*c.out:n1*c.out], b.m, c.e.bias, b.scratch)
+			continue
+		}
 		p.TransformInput(b.v, c.src[n0*c.in:n1*c.in], b.scratch, n1-n0)
 		p.Multiply(b.m, c.u, b.v)
 		p.TransformOutput(c.dst[n0*c.out:n1*c.out], b.m, c.e.bias, b.scratch, n1-n0)
@@ -217,7 +228,18 @@ func (c *winogradConv) weightGradGroup(grp int, b *winogradBufs) {
 	b.vt, b.d, b.dwt = sized(b.vt, p.TransposedLen()), sized(b.d, p.GradOutputLen()), sized(b.dwt, p.WeightGradLen())
 	clear(b.dwt)
 	n0, n1 := dwGroup(grp, c.n)
+	if c.lanes { // whole chunks: the groups' bounds on chunks
+		k0, k1 := dwGroup(grp, c.n/winograd.Lanes)
+		n0, n1 = k0*winograd.Lanes, k1*winograd.Lanes
+	}
 	for k0 := n0; k0 < n1; k0 += winograd.Lanes {
+		if c.lanes {
+			p.TransformInputLanes(b.v, c.src[k0*c.in:(k0+winograd.Lanes)*c.in], b.scratch)
+			p.TransposeInput(b.vt, b.v)
+			p.TransformGradOutputLanes(b.d, c.dst[k0*c.out:(k0+winograd.Lanes)*c.out], b.scratch)
+			p.AccumulateWeightGrad(b.dwt, b.d, b.vt)
+			continue
+		}
 		k1 := min(n1, k0+winograd.Lanes)
 		p.TransformInput(b.v, c.src[k0*c.in:k1*c.in], b.scratch, k1-k0)
 		p.TransposeInput(b.vt, b.v)

@@ -17,8 +17,13 @@ import (
 // forward keeps the index of each window's max; the backward sends dy there. Planes are
 // split across cores. (Gorgonia's MaxPool2D is correct but single-threaded; it took a
 // quarter of cnn-small's training step.)
+//
+// With lanes (float32, k = 2) x and y are in the lanes layout (lanes.go): a plane is a
+// chunk's channel, [H][W][16], pooled lane by lane (vmath.MaxPoolLanes2x2), and arg holds
+// each lane's position in its window.
 type maxPoolKernel[T vmath.Float] struct {
 	k            int
+	lanes        bool
 	arg          []int32 // per output element: the flat index of its max within the plane
 	x, y, dy, dx []T
 	h, w, ho, wo int
@@ -26,7 +31,9 @@ type maxPoolKernel[T vmath.Float] struct {
 	yT, dxT      *tensor.Dense
 }
 
-func (p *maxPoolKernel[T]) String() string            { return fmt.Sprintf("xent.MaxPool2d{%d}", p.k) }
+func (p *maxPoolKernel[T]) String() string {
+	return fmt.Sprintf("xent.MaxPool2d{%d lanes=%v}", p.k, p.lanes)
+}
 func (p *maxPoolKernel[T]) DiffWRT() []bool           { return []bool{true} }
 func (p *maxPoolKernel[T]) Outputs() []**tensor.Dense { return []**tensor.Dense{&p.yT, &p.dxT} }
 func (p *maxPoolKernel[T]) Types() ([]hm.Type, hm.Type) {
@@ -44,6 +51,10 @@ func (p *maxPoolKernel[T]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 // Run does planes [lo, hi); parallel.For calls it.
 func (p *maxPoolKernel[T]) Run(lo, hi int) {
 	hw, ohw := p.h*p.w, p.ho*p.wo
+	if p.lanes {
+		p.runLanes(lo, hi)
+		return
+	}
 	for pl := lo; pl < hi; pl++ {
 		x, arg := p.x[pl*hw:(pl+1)*hw], p.arg[pl*ohw:(pl+1)*ohw]
 		if p.grad {
@@ -81,18 +92,40 @@ func (p *maxPoolKernel[T]) Run(lo, hi int) {
 	}
 }
 
+// runLanes is Run on planes of the lanes layout, 16 times the size.
+func (p *maxPoolKernel[T]) runLanes(lo, hi int) {
+	hw, ohw := p.h*p.w*vmath.LaneCount, p.ho*p.wo*vmath.LaneCount
+	x, y, dx, dy := any(p.x).([]float32), any(p.y).([]float32), any(p.dx).([]float32), any(p.dy).([]float32)
+	for pl := lo; pl < hi; pl++ {
+		arg := p.arg[pl*ohw : (pl+1)*ohw]
+		if p.grad {
+			vmath.MaxPoolLanes2x2Grad(dx[pl*hw:(pl+1)*hw], dy[pl*ohw:(pl+1)*ohw], arg, p.w, p.h, p.ho, p.wo)
+		} else {
+			vmath.MaxPoolLanes2x2(y[pl*ohw:(pl+1)*ohw], arg, x[pl*hw:(pl+1)*hw], p.w, p.ho, p.wo)
+		}
+	}
+}
+
+// planes is the number of planes of x [N,C,H,W] that Run splits: a chunk's channel with lanes.
+func (p *maxPoolKernel[T]) planes(s tensor.Shape) int {
+	if p.lanes {
+		return s[0] / vmath.LaneCount * s[1]
+	}
+	return s[0] * s[1]
+}
+
 func (p *maxPoolKernel[T]) Forward(in []gorgonia.Value) (gorgonia.Value, error) {
 	x, err := graphop.Data[T](in[0], "max pool input")
 	if err != nil {
 		return nil, err
 	}
 	s := in[0].Shape()
-	planes := s[0] * s[1]
+	planes := p.planes(s)
 	p.h, p.w, p.ho, p.wo = s[2], s[3], s[2]/p.k, s[3]/p.k
 	p.yT = graphop.Reused[T](p.yT, s[0], s[1], p.ho, p.wo)
 	p.x, p.y, p.grad = x, graphop.Slice[T](p.yT), false
-	if len(p.arg) != planes*p.ho*p.wo {
-		p.arg = make([]int32, planes*p.ho*p.wo)
+	if len(p.arg) != s[0]*s[1]*p.ho*p.wo {
+		p.arg = make([]int32, s[0]*s[1]*p.ho*p.wo)
 	}
 	parallel.For(planes, 16, p)
 	return p.yT, nil
@@ -106,11 +139,17 @@ func (p *maxPoolKernel[T]) Backward(_ int, in []gorgonia.Value, _, grad gorgonia
 	s := in[0].Shape()
 	p.dxT = graphop.Reused[T](p.dxT, s...)
 	p.dy, p.dx, p.grad = dy, graphop.Slice[T](p.dxT), true
-	parallel.For(s[0]*s[1], 16, p)
+	parallel.For(p.planes(s), 16, p)
 	return p.dxT, nil
 }
 
-func maxPool(x *gorgonia.Node, k int) (*gorgonia.Node, error) {
+func maxPool(x *gorgonia.Node, k int, lanes bool) (*gorgonia.Node, error) {
+	if lanes {
+		if x.Dtype() != tensor.Float32 || k != 2 || x.Shape()[0]%vmath.LaneCount != 0 {
+			return nil, fmt.Errorf("max pool %d of %v %v in the lanes layout: want float32, 2x2 and N a multiple of %d", k, x.Dtype(), x.Shape(), vmath.LaneCount)
+		}
+		return graphop.Apply(&maxPoolKernel[float32]{k: k, lanes: true}, x)
+	}
 	if x.Dtype() == tensor.Float64 {
 		return graphop.Apply(&maxPoolKernel[float64]{k: k}, x)
 	}

@@ -21,6 +21,7 @@ type machines struct {
 	grads   G.Nodes
 	vm, evm G.VM
 	opt     optim.Optimizer
+	lr      float64 // of each step's SGD update
 }
 
 func newMachines(t *testing.T, name string, planned bool, images []float32, labels []int) *machines {
@@ -34,7 +35,7 @@ func newMachines(t *testing.T, name string, planned bool, images []float32, labe
 	copy(net.Eval.Input.Value().Data().([]float32), images)
 	y := G.NewVector(g.G, tensor.Int, G.WithShape(len(labels)), G.WithName("labels"),
 		G.WithValue(tensor.New(tensor.WithShape(len(labels)), tensor.WithBacking(labels))))
-	m := &machines{net: net}
+	m := &machines{net: net, lr: 0.05}
 	if m.cost, err = loss.SoftmaxCrossEntropy(g.Logits, y); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func (m *machines) step(t *testing.T) [][]float32 {
 		grads[i] = gr.Value().Data().([]float32)
 		out = append(out, clone(gr.Value()))
 	}
-	if err := m.opt.Step(0.05, grads); err != nil {
+	if err := m.opt.Step(m.lr, grads); err != nil {
 		t.Fatal(err)
 	}
 	return out

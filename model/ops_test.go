@@ -211,7 +211,7 @@ func TestReLUAndPools(t *testing.T) {
 		})
 	// our max pool against Gorgonia's (correct but slow) MaxPool2D, then its gradient
 	for _, k := range []int{2, 3} {
-		opCheck(t, [][]int{{2, 3, 7, 6}}, []int{0}, func(in []*G.Node) (*G.Node, error) { return maxPool(in[0], k) },
+		opCheck(t, [][]int{{2, 3, 7, 6}}, []int{0}, func(in []*G.Node) (*G.Node, error) { return maxPool(in[0], k, false) },
 			func(d [][]float64) []float64 {
 				ho, wo := 7/k, 6/k
 				y := make([]float64, 6*ho*wo)
@@ -238,7 +238,7 @@ func TestBatchNorm(t *testing.T) {
 		mean := tensor.New(tensor.WithBacking([]float64{0.1, -0.2, 0.3}))
 		variance := tensor.New(tensor.WithBacking([]float64{1.5, 0.5, 2}))
 		opCheck(t, [][]int{{4, 3, 2, 3}, {3}, {3}}, []int{0, 1, 2}, func(in []*G.Node) (*G.Node, error) {
-			return batchNorm(in[0], in[1], in[2], mean, variance, train, false, 0, 1e-5, nil) // momentum 0: the stats stay
+			return batchNorm(in[0], in[1], in[2], mean, variance, train, false, false, 0, 1e-5, nil) // momentum 0: the stats stay
 		}, func(d [][]float64) []float64 {
 			x, g, b := d[0], d[1], d[2]
 			y := make([]float64, len(x))
@@ -273,7 +273,7 @@ func TestBatchNormGELU(t *testing.T) {
 		mean := tensor.New(tensor.WithBacking([]float64{0.1, -0.2, 0.3}))
 		variance := tensor.New(tensor.WithBacking([]float64{1.5, 0.5, 2}))
 		opCheck(t, [][]int{{4, 3, 2, 3}, {3}, {3}}, []int{0, 1, 2}, func(in []*G.Node) (*G.Node, error) {
-			return batchNorm(in[0], in[1], in[2], mean, variance, train, true, 0, 1e-5, nil)
+			return batchNorm(in[0], in[1], in[2], mean, variance, train, true, false, 0, 1e-5, nil)
 		}, nil)
 	}
 }
@@ -299,9 +299,9 @@ func bnGELURun(t *testing.T, dt tensor.Dtype, fused, train bool, shape []int, x,
 	}
 	var out *G.Node
 	if fused {
-		out = G.Must(batchNorm(xn, gn, bn, stat(0.5), stat(2), train, true, 0.1, 1e-5, nil))
+		out = G.Must(batchNorm(xn, gn, bn, stat(0.5), stat(2), train, true, false, 0.1, 1e-5, nil))
 	} else {
-		out = G.Must(gelu(G.Must(batchNorm(xn, gn, bn, stat(0.5), stat(2), train, false, 0.1, 1e-5, nil))))
+		out = G.Must(gelu(G.Must(batchNorm(xn, gn, bn, stat(0.5), stat(2), train, false, false, 0.1, 1e-5, nil))))
 	}
 	cost := G.Must(G.Sum(G.Must(G.HadamardProd(out, rn))))
 	grads, err := G.Grad(cost, xn, gn, bn)
@@ -394,7 +394,7 @@ func TestBatchNormRunningStats(t *testing.T) {
 	gn := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("g"), G.WithValue(tensor.New(tensor.WithBacking([]float64{1, 1}))))
 	bn := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("b"), G.WithValue(tensor.New(tensor.WithBacking([]float64{0, 0}))))
 	mean, variance := tensor.New(tensor.WithBacking([]float64{0, 0})), tensor.New(tensor.WithBacking([]float64{1, 1}))
-	G.Must(batchNorm(xn, gn, bn, mean, variance, true, false, 0.1, 1e-5, nil))
+	G.Must(batchNorm(xn, gn, bn, mean, variance, true, false, false, 0.1, 1e-5, nil))
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {

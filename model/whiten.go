@@ -23,6 +23,7 @@ func (b *Builder) Whiten(name string, x *gorgonia.Node, k int) *gorgonia.Node {
 	if !b.ok(x) || !b.layer(name) {
 		return nil
 	}
+	x = b.plain(x)
 	if x.Shape().Dims() != 4 || k < 1 {
 		return b.fail(fmt.Errorf("model: %s: input %v and kernel %d, want [N,C,H,W] and k >= 1", name, x.Shape(), k))
 	}

@@ -110,3 +110,54 @@ func maxPool2x2GradAVX512(dx, dy []float32, arg []int32, w, ho, wo int) {
 	clear(dx[2*ho*w:])
 	archsimd.ClearAVXUpperBits()
 }
+
+func init() {
+	if archsimd.X86.AVX512() {
+		maxPoolLanes2x2 = maxPoolLanes2x2AVX512
+		maxPoolLanes2x2Grad = maxPoolLanes2x2GradAVX512
+	}
+}
+
+// maxPoolLanes2x2AVX512 is maxPoolLanes2x2Go with a pixel's 16 lanes in one vector: four
+// whole loads and two whole stores a window, no masked memory operation.
+func maxPoolLanes2x2AVX512(y []float32, arg []int32, x []float32, w, ho, wo int) {
+	const l = LaneCount
+	one, two, three := archsimd.BroadcastInt32x16(1), archsimd.BroadcastInt32x16(2), archsimd.BroadcastInt32x16(3)
+	for oy := range ho {
+		for ox := range wo {
+			tl := (2*oy*w + 2*ox) * l
+			bl := tl + w*l
+			top, bottom := archsimd.LoadFloat32x16Slice(x[tl:][:l]), archsimd.LoadFloat32x16Slice(x[bl:][:l])
+			topR, bottomR := archsimd.LoadFloat32x16Slice(x[tl+l:][:l]), archsimd.LoadFloat32x16Slice(x[bl+l:][:l])
+			down := bottom.Greater(top)
+			v0, i0 := bottom.Merge(top, down), two.Masked(down)
+			downR := bottomR.Greater(topR)
+			v1, i1 := bottomR.Merge(topR, downR), three.Merge(one, downR)
+			right := v1.Greater(v0)
+			o := (oy*wo + ox) * l
+			v1.Merge(v0, right).StoreSlice(y[o:][:l])
+			i1.Merge(i0, right).StoreSlice(arg[o:][:l])
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// maxPoolLanes2x2GradAVX512 is maxPoolLanes2x2GradGo with a pixel's 16 lanes in one vector.
+func maxPoolLanes2x2GradAVX512(dx, dy []float32, arg []int32, w, ho, wo int) {
+	const l = LaneCount
+	one, two, three := archsimd.BroadcastInt32x16(1), archsimd.BroadcastInt32x16(2), archsimd.BroadcastInt32x16(3)
+	zero := archsimd.BroadcastInt32x16(0)
+	for oy := range ho {
+		for ox := range wo {
+			o := (oy*wo + ox) * l
+			g, at := archsimd.LoadFloat32x16Slice(dy[o:][:l]), archsimd.LoadInt32x16Slice(arg[o:][:l])
+			tl := (2*oy*w + 2*ox) * l
+			bl := tl + w*l
+			g.Masked(at.Equal(zero)).StoreSlice(dx[tl:][:l])
+			g.Masked(at.Equal(one)).StoreSlice(dx[tl+l:][:l])
+			g.Masked(at.Equal(two)).StoreSlice(dx[bl:][:l])
+			g.Masked(at.Equal(three)).StoreSlice(dx[bl+l:][:l])
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}

@@ -135,3 +135,68 @@ func BenchmarkMaxPool2x2Grad(b *testing.B) {
 		}
 	}
 }
+
+// TestMaxPoolLanes2x2 checks the lanes-layout pool and its gradient, with the kernels in
+// use and the pure-Go ones, against the planar kernels (MaxPool2x2's Go kernel and its
+// gradient) run on each lane's plane: the same maxima, the same positions on ties (a
+// third of the values are 0, some NaN), and every element of dx written (it starts NaN).
+func TestMaxPoolLanes2x2(t *testing.T) {
+	const l = LaneCount
+	rng := rand.New(rand.NewPCG(10, 10))
+	for _, kernels := range []string{"in use", "go"} {
+		fwd, bwd := maxPoolLanes2x2, maxPoolLanes2x2Grad
+		if kernels == "go" {
+			maxPoolLanes2x2, maxPoolLanes2x2Grad = maxPoolLanes2x2Go, maxPoolLanes2x2GradGo
+		}
+		for _, hw := range [][2]int{{15, 15}, {7, 7}, {2, 2}, {3, 4}, {6, 5}, {31, 31}} {
+			h, w := hw[0], hw[1]
+			ho, wo := h/2, w/2
+			x, dy := make([]float32, h*w*l), make([]float32, ho*wo*l)
+			for i := range x {
+				switch rng.IntN(12) {
+				case 0, 1, 2, 3:
+					x[i] = 0
+				case 4:
+					x[i] = float32(math.NaN())
+				default:
+					x[i] = float32(rng.NormFloat64())
+				}
+			}
+			for i := range dy {
+				dy[i] = float32(rng.NormFloat64())
+			}
+			y, arg, dx := make([]float32, ho*wo*l), make([]int32, ho*wo*l), make([]float32, h*w*l)
+			for i := range dx {
+				dx[i] = float32(math.NaN())
+			}
+			MaxPoolLanes2x2(y, arg, x, w, ho, wo)
+			MaxPoolLanes2x2Grad(dx, dy, arg, w, h, ho, wo)
+			for n := range l {
+				xn, dyn := make([]float32, h*w), make([]float32, ho*wo)
+				for i := range xn {
+					xn[i] = x[i*l+n]
+				}
+				for o := range dyn {
+					dyn[o] = dy[o*l+n]
+				}
+				yn, argn, dxn := make([]float32, ho*wo), make([]int32, ho*wo), make([]float32, h*w)
+				maxPool2x2Go(yn, argn, xn, w, ho, wo)
+				MaxPool2x2Grad(dxn, dyn, argn, w, h, ho, wo)
+				for o := range yn {
+					oy, ox := o/wo, o%wo
+					i := int(argn[o])
+					pos := int32((i/w-2*oy)*2 + i%w - 2*ox)
+					if math.Float32bits(y[o*l+n]) != math.Float32bits(yn[o]) || arg[o*l+n] != pos {
+						t.Fatalf("%s %dx%d lane %d output %d: %v at %d, want %v at %d", kernels, h, w, n, o, y[o*l+n], arg[o*l+n], yn[o], pos)
+					}
+				}
+				for i := range dxn {
+					if math.Float32bits(dx[i*l+n]) != math.Float32bits(dxn[i]) {
+						t.Fatalf("%s %dx%d lane %d dx[%d] = %v, want %v", kernels, h, w, n, i, dx[i*l+n], dxn[i])
+					}
+				}
+			}
+		}
+		maxPoolLanes2x2, maxPoolLanes2x2Grad = fwd, bwd
+	}
+}

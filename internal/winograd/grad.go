@@ -48,17 +48,7 @@ func (p *Plan) TransformGradOutput(d, dy, scratch []float32, images int) {
 			}
 			clear(row[p.W*Lanes:])
 		}
-		block := d[f*36*cols:][:36*cols]
-		for ty := range p.TilesH {
-			for tx := range p.TilesW {
-				gradBlock(block[(ty*p.TilesW+tx)*Lanes:], cols, z[(4*ty*w4+4*tx)*Lanes:], w4*Lanes, tmp)
-			}
-		}
-		for t := p.TilesH * p.TilesW * Lanes; t < cols; t += Lanes {
-			for xi := range 36 {
-				clear(block[xi*cols+t:][:Lanes])
-			}
-		}
+		p.gradTiles(d[f*36*cols:][:36*cols], z, tmp)
 	}
 	clear(d[p.F*36*cols : p.fp*36*cols])
 }

@@ -167,18 +167,7 @@ func (p *Plan) TransformInput(v, x, scratch []float32, images int) {
 				gatherRows(row[(x0+1)*Lanes:], Lanes, planes[y*p.W+x0:], hw, images, min(Lanes, p.W-x0))
 			}
 		}
-		block := v[c*36*cols:][:36*cols]
-		for ty := range p.TilesH {
-			for tx := range p.TilesW {
-				t := (ty*p.TilesW + tx) * Lanes
-				inputBlock(block[t:], cols, pad[(4*ty*p.pw+4*tx)*Lanes:], p.pw*Lanes, tmp)
-			}
-		}
-		for t := p.TilesH * p.TilesW * Lanes; t < cols; t += Lanes {
-			for xi := range 36 {
-				clear(block[xi*cols+t:][:Lanes])
-			}
-		}
+		p.inputTiles(v[c*36*cols:][:36*cols], pad, tmp)
 	}
 }
 
@@ -227,13 +216,7 @@ func (p *Plan) TransformOutput(y, m, bias, scratch []float32, images int) {
 		if bias != nil {
 			b = bias[f]
 		}
-		block := m[f*36*cols:][:36*cols]
-		for ty := range p.TilesH {
-			for tx := range p.TilesW {
-				oy, ox := 4*ty, 4*tx
-				outputBlock(plane[(oy*p.W+ox)*Lanes:], p.W*Lanes, min(4, p.H-oy), min(4, p.W-ox), block[(ty*p.TilesW+tx)*Lanes:], cols, b, tmp)
-			}
-		}
+		p.outputTiles(plane, m[f*36*cols:][:36*cols], b, tmp)
 		for px := 0; px < hw; px += Lanes {
 			scatterRows(planes[px:], hw, images, min(Lanes, hw-px), plane[px*Lanes:])
 		}
