@@ -6,6 +6,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"example.com/xent/internal/graphop"
 )
 
 // A Layer is one row of a model's summary.
@@ -38,13 +40,17 @@ type Builder struct {
 	opOf    map[*gorgonia.Node]int // the op whose output a node is; the images are -1
 	names   map[string]bool
 	lanes   map[*gorgonia.Node]bool // the nodes that hold the lanes layout (lanes.go)
-	err     error
+	// upstream holds, per node, the trainable tensors it depends on (for gradientNeeded);
+	// fresh, those the layer being built has taken so far
+	upstream map[*gorgonia.Node][]*Param
+	fresh    []*Param
+	err      error
 }
 
 func newBuilder(g *gorgonia.ExprGraph, params *Params, train bool, init Init, seed uint64, step *uint64) *Builder {
 	return &Builder{g: g, train: train, init: init, params: params, seed: seed, step: step,
 		rng: rand.New(rand.NewPCG(seed, 0x696e6974)), byParam: map[string]*gorgonia.Node{}, names: map[string]bool{},
-		opOf: map[*gorgonia.Node]int{}, lanes: map[*gorgonia.Node]bool{}}
+		opOf: map[*gorgonia.Node]int{}, lanes: map[*gorgonia.Node]bool{}, upstream: map[*gorgonia.Node][]*Param{}}
 }
 
 // Err returns the first error met.
@@ -83,6 +89,9 @@ func (b *Builder) param(name string, shape []int, fill func([]float64), trainabl
 	if err != nil {
 		return b.fail(err)
 	}
+	if trainable {
+		b.fresh = append(b.fresh, p)
+	}
 	if n, ok := b.byParam[name]; ok {
 		return n
 	}
@@ -109,6 +118,7 @@ func (b *Builder) add(out *gorgonia.Node, err error, row Layer, op Op, in ...*go
 		op.Inputs = append(op.Inputs, i)
 	}
 	op.Shape = append([]int(nil), out.Shape()[1:]...)
+	b.upstream[out] = b.dependsOn(in...)
 	b.opOf[out] = len(b.ops)
 	b.ops = append(b.ops, op)
 	b.opNodes = append(b.opNodes, out)
@@ -208,6 +218,9 @@ func (b *Builder) ConvAdd(name string, x, r *gorgonia.Node, c ConvConfig) *gorgo
 		return b.fail(fmt.Errorf("model: %s: %w", name, err))
 	}
 	b.lanes[y] = lanes
+	if k, ok := graphop.KernelOf(y); ok {
+		k.(interface{ gateInputGrad(func() bool) }).gateInputGrad(b.gradientNeeded(x))
+	}
 	s := y.Shape()
 	if r != nil && !r.Shape().Eq(s) {
 		return b.fail(fmt.Errorf("model: %s: residual %v for an output %v", name, r.Shape(), s))

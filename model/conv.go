@@ -98,9 +98,10 @@ func planConv[T vmath.Float](prev *convPlan[T], g *convGeom) (*convPlan[T], erro
 type convNode[T vmath.Float] struct {
 	stride, pad int
 	noBias      bool
-	residual    bool // a last input r [N,F,HO,WO] is added to the output
-	relu        bool // the output is max(., 0) of the sum
-	lanes       bool // x, y and their gradients are in the lanes layout (lanes.go): Winograd only
+	residual    bool        // a last input r [N,F,HO,WO] is added to the output
+	relu        bool        // the output is max(., 0) of the sum
+	lanes       bool        // x, y and their gradients are in the lanes layout (lanes.go): Winograd only
+	dxNeeded    func() bool // nil, or whether dx is needed this step (else it is zero: Param.Frozen)
 	plan        *convPlan[T]
 	step        graphop.Step
 
@@ -155,6 +156,13 @@ func convFused(x, w, b, r *gorgonia.Node, stride, pad int, relu bool) (*gorgonia
 func convLanes(x, w *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
 	return graphop.Apply(&convNode[float32]{stride: stride, pad: pad, noBias: true, lanes: true}, x, w)
 }
+
+// gateInputGrad makes dx zero, without computing it, on the steps where needed says it is
+// not needed (Builder.gradientNeeded).
+func (k *convNode[T]) gateInputGrad(needed func() bool) { k.dxNeeded = needed }
+
+// needDX reports whether this step computes dx.
+func (k *convNode[T]) needDX() bool { return k.dxNeeded == nil || k.dxNeeded() }
 
 func (k *convNode[T]) String() string {
 	return fmt.Sprintf("xent.Conv2d{stride=%d pad=%d nobias=%v residual=%v relu=%v lanes=%v}", k.stride, k.pad, k.noBias, k.residual, k.relu, k.lanes)
@@ -287,6 +295,10 @@ func (k *convNode[T]) Backward(wrt int, in []gorgonia.Value, _, grad gorgonia.Va
 	switch wrt {
 	case 0:
 		k.dxTensor = graphop.Reused[T](k.dxTensor, g.n, g.c, g.h, g.w)
+		if !k.needDX() {
+			clear(graphop.Slice[T](k.dxTensor))
+			return k.dxTensor, nil
+		}
 		k.plan.inputGrad.InputGrad(g, graphop.Slice[T](k.dxTensor), k.dy, k.w)
 		return k.dxTensor, nil
 	case 1:
@@ -312,7 +324,7 @@ func (k *convNode[T]) maskOutputGrad() {
 	}
 	d := k.plan.direct
 	k.fused = d != nil && d.grad && k.step.Wanted(1)
-	k.fusedDX = k.fused && k.step.Wanted(0)
+	k.fusedDX = k.fused && k.step.Wanted(0) && k.needDX()
 	if k.fused {
 		k.dym = nil // the separate pass's buffer, which the first step needed
 		k.dwTensor = graphop.Reused[T](k.dwTensor, g.f, g.c, g.kh, g.kw)

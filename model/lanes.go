@@ -106,6 +106,7 @@ func (b *Builder) convert(x *gorgonia.Node, toLanes bool) *gorgonia.Node {
 		return b.fail(fmt.Errorf("model: layout of %v: an input that no layer of this builder made", x.Shape()))
 	}
 	op := Op{Kind: "layout", Inputs: []int{i}, Shape: append([]int(nil), x.Shape()[1:]...)}
+	b.upstream[y] = b.upstream[x]
 	b.opOf[y] = len(b.ops)
 	b.ops = append(b.ops, op)
 	b.opNodes = append(b.opNodes, y)

@@ -16,6 +16,11 @@ type Param struct {
 	Trainable bool
 	Decay     bool    // weight decay applies (weights of conv and linear layers; not biases or BatchNorm)
 	LRScale   float64 // multiplies the learning rate for this tensor; 0 means 1
+	// Frozen says that the tensor's gradient is not needed (a trainer sets it from the step
+	// on which its rate stays 0): a convolution whose input comes only from frozen tensors'
+	// layers skips its input gradient, which is then zero, and so is every gradient
+	// computed from it, this tensor's included.
+	Frozen bool
 }
 
 // Params holds a model's tensors by name, in the order they were made. The training and

@@ -68,7 +68,10 @@ func newOptimizer(params []optim.Param, cfg Config) (optim.Optimizer, error) {
 // whitenBiasGroup is -whiten-bias-epochs N: the biases of the model's whitening layers on
 // SGD (-momentum, -nesterov, -wd) at r0 x (1 - step/S) for the first S = N epochs' steps
 // and 0 after (frozen), as airbench94_muon trains its whitening bias, r0 being
-// -whiten-bias-lr or else -lr; -optimizer over the rest, on the schedule.
+// -whiten-bias-lr or else -lr; -optimizer over the rest, on the schedule. From step S on
+// (without -clip, whose norm includes them) the biases are model.Param.Frozen: their
+// gradients, now zero, no longer cost the first convolution's dx; every other tensor
+// trains to the same bits.
 func (r *runner) whitenBiasGroup(params []optim.Param) (optim.Optimizer, error) {
 	biases := map[string]bool{}
 	for _, l := range r.net.Layers {
@@ -93,6 +96,12 @@ func (r *runner) whitenBiasGroup(params []optim.Param) (optim.Optimizer, error) 
 		return nil, err
 	}
 	steps, peak := float64(r.cfg.WhitenBiasEpochs*r.train.BatchesPerEpoch()), cmp.Or(r.cfg.WhitenBiasLR, r.cfg.LR)
+	if r.cfg.Clip == 0 { // (-clip's norm would lose the biases' gradients)
+		r.frozen, r.frozenFrom = nil, int(steps) // rate 0 from then on: their gradients are not needed
+		for name := range biases {
+			r.frozen = append(r.frozen, r.net.Params.Get(name))
+		}
+	}
 	return g, g.AddRate(sgd, bi, func(step int) float64 { return peak * max(1-float64(step)/steps, 0) })
 }
 

@@ -55,6 +55,9 @@ type runner struct {
 	comms   commTally // the epoch's all-reduces
 	stopAll bool      // a rank was interrupted: all stop after the step just done
 	ttaSum  []float32 // an evaluation batch's logits under -tta
+	// with -whiten-bias-epochs: the whitening biases, Frozen from step frozenFrom on
+	frozen     []*model.Param
+	frozenFrom int
 
 	mean, std [3]float32 // of the training images' channels, for normalisation
 }
@@ -193,6 +196,9 @@ func (r *runner) step(ctx context.Context, b *cifar10.Batch) (float64, int, erro
 	copy(graphop.Slice[float32](g.Input.Value().(*tensor.Dense)), b.Images)
 	copy(r.labels, b.Labels)
 	r.net.SetStep(r.st.Step)
+	for _, p := range r.frozen {
+		p.Frozen = r.st.Step >= r.frozenFrom
+	}
 	r.vm.Reset()
 	l, correct := math.NaN(), 0
 	if err := r.vm.RunAll(); err != nil {
