@@ -219,7 +219,9 @@ func (b *Builder) ConvAdd(name string, x, r *gorgonia.Node, c ConvConfig) *gorgo
 	}
 	b.lanes[y] = lanes
 	if k, ok := graphop.KernelOf(y); ok {
-		k.(interface{ gateInputGrad(func() bool) }).gateInputGrad(b.gradientNeeded(x))
+		if gated, ok := k.(interface{ gateInputGrad(func() bool) }); ok {
+			gated.gateInputGrad(b.gradientNeeded(x))
+		}
 	}
 	s := y.Shape()
 	if r != nil && !r.Shape().Eq(s) {

@@ -34,18 +34,19 @@ import (
 // the lanes layout where it applies; any other value is an error.
 var lanesEnv = os.Getenv("XENT_LANES")
 
-// lanesOK reports whether the layer on x may run in the lanes layout: a float32 training
-// graph whose batch is a multiple of 16.
-func (b *Builder) lanesOK(x *gorgonia.Node) (bool, error) {
-	switch lanesEnv {
-	case "":
-	case "off":
-		return false, nil
-	default:
-		return false, fmt.Errorf("XENT_LANES=%q: want off, or unset", lanesEnv)
+// checkLanesEnv returns an error if XENT_LANES is neither unset nor "off" (Build calls it).
+func checkLanesEnv() error {
+	if lanesEnv != "" && lanesEnv != "off" {
+		return fmt.Errorf("model: XENT_LANES=%q: want off, or unset", lanesEnv)
 	}
+	return nil
+}
+
+// lanesOK reports whether the layer on x may run in the lanes layout: a float32 training
+// graph whose batch is a multiple of 16, XENT_LANES not off.
+func (b *Builder) lanesOK(x *gorgonia.Node) bool {
 	s := x.Shape()
-	return b.train && x.Dtype() == tensor.Float32 && s.Dims() == 4 && s[0]%winograd.Lanes == 0, nil
+	return lanesEnv == "" && b.train && x.Dtype() == tensor.Float32 && s.Dims() == 4 && s[0]%winograd.Lanes == 0
 }
 
 // lanesConv reports whether the convolution of x by w with c's geometry runs in the lanes
@@ -55,9 +56,8 @@ func (b *Builder) lanesConv(x, w, r *gorgonia.Node, c ConvConfig) (bool, error) 
 	if r != nil || c.ReLU || !c.NoBias {
 		return false, nil
 	}
-	ok, err := b.lanesOK(x)
-	if !ok || err != nil {
-		return false, err
+	if !b.lanesOK(x) {
+		return false, nil
 	}
 	g, err := newConvGeom(x.Shape(), w.Shape(), c.Stride, c.Pad)
 	if err != nil {
@@ -92,18 +92,21 @@ func (b *Builder) plain(x *gorgonia.Node) *gorgonia.Node {
 }
 
 // convert adds a layout conversion node (to the lanes layout or back), recorded as an op
-// of the training graph but not as a layer of the summary.
+// of the training graph but not as a layer of the summary. On an error it records it and
+// returns x itself (the caller goes on with a node, the Build fails).
 func (b *Builder) convert(x *gorgonia.Node, toLanes bool) *gorgonia.Node {
 	if !b.ok(x) {
-		return nil
-	}
-	y, err := graphop.Apply(&lanesKernel{toLanes: toLanes}, x)
-	if err != nil {
-		return b.fail(fmt.Errorf("model: layout of %v: %w", x.Shape(), err))
+		return x
 	}
 	i, ok := b.opOf[x]
 	if !ok {
-		return b.fail(fmt.Errorf("model: layout of %v: an input that no layer of this builder made", x.Shape()))
+		b.fail(fmt.Errorf("model: layout of %v: an input that no layer of this builder made", x.Shape()))
+		return x
+	}
+	y, err := graphop.Apply(&lanesKernel{toLanes: toLanes}, x)
+	if err != nil {
+		b.fail(fmt.Errorf("model: layout of %v: %w", x.Shape(), err))
+		return x
 	}
 	op := Op{Kind: "layout", Inputs: []int{i}, Shape: append([]int(nil), x.Shape()[1:]...)}
 	b.upstream[y] = b.upstream[x]

@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -95,4 +96,17 @@ func usesLanes(n *model.Net) bool {
 		}
 	}
 	return false
+}
+
+// XENT_LANES takes "off" or nothing: another value fails the build with an error naming
+// it, whatever the network (mlp has no layer that could take the layout).
+func TestLanesEnvRejectsUnknown(t *testing.T) {
+	old := model.SetLanesEnv("on")
+	defer model.SetLanesEnv(old)
+	for _, name := range []string{"airbench-64-64-64", "mlp"} {
+		_, err := model.New(name, model.Options{TrainBatch: 32, EvalBatch: 10})
+		if err == nil || !strings.Contains(err.Error(), "XENT_LANES") {
+			t.Fatalf("%s with XENT_LANES=on: %v, want an error naming it", name, err)
+		}
+	}
 }

@@ -83,6 +83,9 @@ func Build(name string, arch Arch, init Init, o Options) (*Net, error) {
 	if o.TrainBatch < 1 || o.EvalBatch < 1 {
 		return nil, fmt.Errorf("model: batch sizes %d and %d, want >= 1", o.TrainBatch, o.EvalBatch)
 	}
+	if err := checkLanesEnv(); err != nil {
+		return nil, err
+	}
 	n := &Net{Name: name, Params: NewParams()}
 	var err error
 	var layers []Layer
