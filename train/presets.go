@@ -15,8 +15,9 @@ var airbenchRecipe = Config{Batch: 256, EvalBatch: 500, LR: 0.375, Optimizer: SG
 // airbench94Recipe is airbench94_muon's (Keller Jordan's cifar10-airbench, 2025: 94.01% mean
 // over 200 runs in 8 epochs) in xent's terms, on its network (airbench, 64/256/256), for 10
 // epochs: on -val 5000 seed 1 gave 94.02% at 8 epochs and 94.18% at 10; on the test split
-// seeds 1-3 gave 93.66%, 94.07% and 93.99% at 8, and 94.01%, 94.21% and 93.99% at 10, in
-// about 25 minutes on two Zen 5 cores (README). Batch 2000, Muon (lr 0.24,
+// seeds 1-3 gave 93.66%, 94.07% and 93.99% at 8, and 94.01%, 94.21% and 93.99% at 10, then
+// in about 25 minutes on two Zen 5 cores; at 887203b 94.09%, 94.22% and 93.98% at 10 in
+// about 15 (README). Batch 2000, Muon (lr 0.24,
 // Nesterov momentum 0.6, 3 Newton-Schulz steps, the weights renormalised) on the
 // convolution filters, and Nesterov SGD with momentum 0.85 on the rest, all on
 // lr x (1 - step/total). The record sums its loss over the batch, xent takes the
@@ -54,7 +55,7 @@ var Presets = map[string]Config{
 	"standard": airbenchRecipe.with("airbench-32-64-128", 9, false),
 	// airbench: airbench94's own widths, 64/256/256, with its Lookahead; 7 epochs fit 30 minutes.
 	"airbench": airbenchRecipe.with("airbench", 7, true),
-	// airbench94: airbench94_muon's recipe (above) for 10 epochs, 94% in about 25 minutes.
+	// airbench94: airbench94_muon's recipe (above) for 10 epochs, 94% in about 15 minutes.
 	"airbench94": airbench94Recipe,
 	// cnn-small: the earlier quick recipe, the peers' small CNN for 4 epochs.
 	"cnn-small": {Model: "cnn-small", Epochs: 4, Batch: 128, EvalBatch: 500, LR: 0.05, Optimizer: SGD,

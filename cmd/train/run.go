@@ -49,7 +49,7 @@ func parse(args []string) (train.Config, process, error) {
 	cfg.Preset = preset
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.Preset, "preset", preset, "recipe to start from: quick (about 2 min), standard (about 9 min), airbench (about 30 min), airbench94 (94%, about 25 min), cnn-small, mlp, resnet-tiny, resnet9 (default: -model's own, else quick)")
+	fs.StringVar(&cfg.Preset, "preset", preset, "recipe to start from: quick (about 2 min), standard (about 9 min), airbench (about 30 min), airbench94 (94%, about 15 min), cnn-small, mlp, resnet-tiny, resnet9 (default: -model's own, else quick)")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "cifar-10-batches-bin folder (default $CIFAR10_DIR, else ~/.cache/cifar10/cifar-10-batches-bin)")
 	fs.BoolVar(&cfg.Download, "download", cfg.Download, "download CIFAR-10 (MD5-checked) if the folder is absent")
 	fs.BoolVar(&cfg.OwnData, "own-data", cfg.OwnData, "the folder holds a dataset of your own in CIFAR-10's format: batch files of any number of records (the official ones hold 10,000)")
