@@ -110,19 +110,28 @@ func (b *Builder) add(out *gorgonia.Node, err error, row Layer, op Op, in ...*go
 	}
 	row.Out = out.Shape().Clone()
 	b.layers = append(b.layers, row)
+	if err := b.record(out, op, b.dependsOn(in...), in...); err != nil {
+		return b.fail(fmt.Errorf("model: %s: %w", row.Name, err))
+	}
+	return out
+}
+
+// record adds op, whose output node is out and whose inputs are in, to the builder's
+// record of ops, with the trainable tensors out depends on.
+func (b *Builder) record(out *gorgonia.Node, op Op, upstream []*Param, in ...*gorgonia.Node) error {
 	for _, x := range in {
 		i, ok := b.opOf[x]
 		if !ok {
-			return b.fail(fmt.Errorf("model: %s: an input that no layer of this builder made", row.Name))
+			return fmt.Errorf("an input that no layer of this builder made")
 		}
 		op.Inputs = append(op.Inputs, i)
 	}
 	op.Shape = append([]int(nil), out.Shape()[1:]...)
-	b.upstream[out] = b.dependsOn(in...)
+	b.upstream[out] = upstream
 	b.opOf[out] = len(b.ops)
 	b.ops = append(b.ops, op)
 	b.opNodes = append(b.opNodes, out)
-	return out
+	return nil
 }
 
 // Linear is y = x w^T + b for x [N,I], with w [out,I] and b [out] named name+".weight" and

@@ -98,21 +98,14 @@ func (b *Builder) convert(x *gorgonia.Node, toLanes bool) *gorgonia.Node {
 	if !b.ok(x) {
 		return x
 	}
-	i, ok := b.opOf[x]
-	if !ok {
-		b.fail(fmt.Errorf("model: layout of %v: an input that no layer of this builder made", x.Shape()))
-		return x
-	}
 	y, err := graphop.Apply(&lanesKernel{toLanes: toLanes}, x)
+	if err == nil { // the conversion's output depends on what x depends on
+		err = b.record(y, Op{Kind: "layout"}, b.upstream[x], x)
+	}
 	if err != nil {
 		b.fail(fmt.Errorf("model: layout of %v: %w", x.Shape(), err))
 		return x
 	}
-	op := Op{Kind: "layout", Inputs: []int{i}, Shape: append([]int(nil), x.Shape()[1:]...)}
-	b.upstream[y] = b.upstream[x]
-	b.opOf[y] = len(b.ops)
-	b.ops = append(b.ops, op)
-	b.opNodes = append(b.opNodes, y)
 	if toLanes {
 		b.lanes[y] = true
 	}
